@@ -1,0 +1,3 @@
+from pecmass_xl.cli import main
+
+raise SystemExit(main())
