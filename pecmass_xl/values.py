@@ -1,0 +1,137 @@
+"""Cell values as the user sees them (DESIGN §3): the text a template prints for a cell.
+
+A template prints what the cell shows, not the stored number: dates `gg/mm/aaaa`, whole numbers
+without decimals, booleans `Sì`/`No`, zero-padded formats kept (a CAP `00184` stays `00184`),
+Italian decimal comma. The raw value stays available to the explicit filters (`euro`, `data`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+
+class CellText(str):
+    """A cell's displayed text that still carries the raw value for filters."""
+
+    raw: object
+
+    def __new__(cls, text: str, raw: object = None) -> "CellText":
+        obj = super().__new__(cls, text)
+        obj.raw = raw if raw is not None else text
+        return obj
+
+
+_SECTION_SPLIT = re.compile(r';(?=(?:[^"]*"[^"]*")*[^"]*$)')
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def _clean_format(number_format: str) -> str:
+    """First section of the format with literals, colours and locale tags removed."""
+    section = _SECTION_SPLIT.split(number_format or "General")[0]
+    return _QUOTED.sub("", section)
+
+
+def _group_thousands(integer_digits: str) -> str:
+    groups = []
+    while len(integer_digits) > 3:
+        groups.insert(0, integer_digits[-3:])
+        integer_digits = integer_digits[:-3]
+    groups.insert(0, integer_digits)
+    return ".".join(groups)
+
+
+def format_decimal_it(value: float | int | Decimal, decimals: int, thousands: bool = False) -> str:
+    """`1234.5` → `1234,50` (or `1.234,50` with thousands), rounding half up like Excel."""
+    quantum = Decimal(1).scaleb(-decimals)
+    number = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+    sign = "-" if number < 0 else ""
+    text = f"{abs(number):f}"
+    integer, _, fraction = text.partition(".")
+    if thousands:
+        integer = _group_thousands(integer)
+    return sign + integer + ("," + fraction if decimals else "")
+
+
+def _format_general_number(value: float | int) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    text = f"{value:.10g}"
+    if "e" in text:
+        return text.replace(".", ",")
+    return text.replace(".", ",")
+
+
+def _looks_like_date_format(fmt: str) -> bool:
+    return bool(re.search(r"[dmyhs]", fmt.lower())) and "general" not in fmt.lower()
+
+
+def format_date(value: dt.date | dt.datetime, fmt: str = "") -> str:
+    """Dates `gg/mm/aaaa`; date-times with a time part also show `hh:mm` when the format has one."""
+    if isinstance(value, dt.datetime):
+        if "h" in fmt.lower() and (value.hour or value.minute or value.second):
+            return value.strftime("%d/%m/%Y %H:%M")
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    return value.strftime("%d/%m/%Y")
+
+
+def format_number(value: float | int, number_format: str | None) -> str:
+    """Render a number through the parts of an Excel number format that matter for letters."""
+    fmt = _clean_format(number_format or "General")
+    lowered = fmt.lower()
+    if not fmt or lowered == "general" or lowered == "@":
+        return _format_general_number(value)
+    if _looks_like_date_format(fmt) and not re.search(r"[0#]", fmt):
+        # A serial date that openpyxl did not convert: leave it as a plain number.
+        return _format_general_number(value)
+    percent = "%" in fmt
+    if percent:
+        value = value * 100
+    digits = fmt.replace("%", "")
+    integer_part, _, fraction_part = digits.partition(".")
+    decimals = fraction_part.count("0") + fraction_part.count("#")
+    thousands = "," in integer_part
+    text = format_decimal_it(value, decimals, thousands)
+    min_integer = integer_part.replace(",", "").count("0")
+    if min_integer > 1:
+        sign = "-" if text.startswith("-") else ""
+        body = text.lstrip("-")
+        int_text, sep, frac = body.partition(",")
+        int_text = int_text.zfill(min_integer) if "." not in int_text else int_text
+        text = sign + int_text + sep + frac
+    if "€" in (number_format or ""):
+        text = f"{text} €"
+    return text + ("%" if percent else "")
+
+
+def display_text(value: object, number_format: str | None = None) -> str:
+    """The text Excel would show for a cell value (Italian locale)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Sì" if value else "No"
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return format_date(value, number_format or "")
+    if isinstance(value, (int, float)):
+        return format_number(value, number_format)
+    return str(value)
+
+
+def cell_text(value: object, number_format: str | None = None) -> CellText:
+    return CellText(display_text(value, number_format), value)
+
+
+def parse_italian_number(text: str) -> Decimal | None:
+    """`1.234,56` or `1234.56` or `1234,5 €` → Decimal; None when it is no number."""
+    cleaned = text.strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
+    if not cleaned:
+        return None
+    if "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        return Decimal(cleaned)
+    except Exception:
+        return None
