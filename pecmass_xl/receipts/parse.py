@@ -1,0 +1,231 @@
+"""Raw message bytes → `ParsedMessage`: what kind of PEC message it is and what it certifies.
+
+Classification trusts only the top-level PEC headers and `daticert.xml` (DESIGN §5.7):
+- `X-Trasporto: posta-certificata` → transport envelope: never a receipt, even though it quotes our
+  Message-ID in `X-Riferimento-Message-ID`;
+- `X-Trasporto: errore` → anomaly envelope, opened only to find a bounce (see `dsn.py`);
+- `X-Ricevuta: <type>` → receipt;
+- anything else → other. Subject text is never used to classify.
+`daticert.xml` is searched in the message's own MIME tree, never inside attached messages
+(`postacert.eml` may itself carry the daticert of another PEC). `parse_message` never raises:
+what looked odd goes to `problems` (short Italian sentences for the anomaly list).
+"""
+
+from __future__ import annotations
+
+import email
+import email.errors
+import email.header
+import email.utils
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import Message
+
+from pecmass_xl.receipts.daticert import Daticert, parse_daticert
+from pecmass_xl.receipts.dsn import DsnInfo, find_dsn
+
+RECEIPT_TYPES = frozenset({
+    "accettazione",
+    "non-accettazione",
+    "avvenuta-consegna",
+    "errore-consegna",
+    "preavviso-errore-consegna",
+    "presa-in-carico",
+    "rilevazione-virus",
+})
+
+CATEGORY_RECEIPT = "receipt"
+CATEGORY_TRANSPORT = "transport-envelope"
+CATEGORY_ANOMALY = "anomaly-envelope"
+CATEGORY_OTHER = "other"
+
+# Walk bounds: real receipts have fewer than ten parts and three levels.
+MAX_DEPTH = 8
+MAX_PARTS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMessage:
+    """A message from the sender's mailbox, read as PEC."""
+
+    category: str                    # receipt | transport-envelope | anomaly-envelope | other
+    receipt_type: str | None         # X-Ricevuta, lower-case (may be an unknown value: category "other")
+    transport: str | None            # X-Trasporto, lower-case
+    ref_message_id: str | None       # X-Riferimento-Message-ID, else daticert msgid, "<...>" form
+    message_id: str | None           # the message's own Message-ID, "<...>" form (dedup key)
+    from_address: str | None         # lower-case address of From
+    subject: str | None              # decoded
+    date: datetime | None            # Date header, aware UTC
+    verifica_sicurezza: str | None   # X-VerificaSicurezza, lower-case ("errore" on virus notices)
+    tipo_ricevuta: str | None        # X-TipoRicevuta, lower-case
+    daticert: Daticert | None
+    dsn: DsnInfo | None              # anomaly envelopes only
+    problems: tuple[str, ...] = field(default=())
+
+
+def normalize_message_id(value: str | None) -> str | None:
+    """A Message-ID in `<local@domain>` form (daticert `identificativo` has no brackets); None if empty."""
+    if value is None:
+        return None
+    value = re.sub(r"\s+", "", str(value))
+    match = re.search(r"<([^<>]+)>", value)
+    core = match.group(1) if match else value.strip("<>")
+    return f"<{core}>" if core else None
+
+
+def _decode_header(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = str(value)
+    try:
+        decoded = str(email.header.make_header(email.header.decode_header(value)))
+    except (ValueError, LookupError, UnicodeError, email.errors.HeaderParseError):
+        decoded = value
+    decoded = re.sub(r"\r?\n[ \t]*", " ", decoded)
+    return decoded.encode("utf-8", "replace").decode("utf-8").strip() or None
+
+
+def _single(message: Message, name: str, problems: list[str]) -> str | None:
+    """One header value, lower-cased; conflicting repeated values are a problem and give None."""
+    values = [str(v).strip().lower() for v in (message.get_all(name) or ()) if str(v).strip()]
+    distinct = sorted(set(values))
+    if len(distinct) > 1:
+        problems.append(f"intestazione {name} ripetuta con valori diversi")
+        return None
+    return distinct[0] if distinct else None
+
+
+def _address(value: str | None) -> str | None:
+    if not value:
+        return None
+    _, addr = email.utils.parseaddr(str(value))
+    return addr.strip().lower() or None
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _is_daticert(part: Message) -> bool:
+    name = part.get_filename() or part.get_param("name")
+    if isinstance(name, tuple):  # RFC 2231 value
+        name = email.utils.collapse_rfc2231_value(name)
+    return isinstance(name, str) and name.strip().lower() == "daticert.xml"
+
+
+def find_daticert_parts(message: Message) -> list[Message]:
+    """Parts named daticert.xml in the message's own tree (not inside attached messages)."""
+    found: list[Message] = []
+    stack: list[tuple[Message, int]] = [(message, 0)]
+    seen = 0
+    while stack and seen < MAX_PARTS:
+        part, depth = stack.pop(0)
+        seen += 1
+        if part.is_multipart():
+            if part.get_content_maintype() == "message" or depth >= MAX_DEPTH:
+                continue
+            stack.extend((p, depth + 1) for p in part.get_payload() if isinstance(p, Message))
+        elif _is_daticert(part):
+            found.append(part)
+    return found
+
+
+def read_daticert(message: Message) -> tuple[Daticert | None, list[str]]:
+    """The daticert of a message tree; problems when absent, repeated or unreadable."""
+    parts = find_daticert_parts(message)
+    if not parts:
+        return None, ["daticert.xml assente"]
+    problems = ["più di un daticert.xml"] if len(parts) > 1 else []
+    payload = parts[0].get_payload(decode=True)
+    if not isinstance(payload, bytes) or not payload.strip():
+        return None, problems + ["daticert.xml vuoto"]
+    daticert, more = parse_daticert(payload)
+    return daticert, problems + more
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Read raw RFC 822 bytes as PEC. Never raises."""
+    try:
+        return _parse(raw)
+    except Exception:  # noqa: BLE001 - hostile input must never stop a sync
+        return ParsedMessage(
+            category=CATEGORY_OTHER, receipt_type=None, transport=None, ref_message_id=None,
+            message_id=None, from_address=None, subject=None, date=None, verifica_sicurezza=None,
+            tipo_ricevuta=None, daticert=None, dsn=None, problems=("messaggio illeggibile",),
+        )
+
+
+def _parse(raw: bytes) -> ParsedMessage:
+    problems: list[str] = []
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError("raw must be bytes")
+    message = email.message_from_bytes(bytes(raw))
+    if message.defects:
+        problems.append("struttura MIME irregolare")
+
+    receipt_type = _single(message, "X-Ricevuta", problems)
+    transport = _single(message, "X-Trasporto", problems)
+    ref_header = normalize_message_id(message.get("X-Riferimento-Message-ID"))
+    if len(set(message.get_all("X-Riferimento-Message-ID") or ())) > 1:
+        problems.append("intestazione X-Riferimento-Message-ID ripetuta")
+
+    if transport is not None:
+        category = CATEGORY_ANOMALY if transport == "errore" else CATEGORY_TRANSPORT
+        if transport not in ("errore", "posta-certificata"):
+            category = CATEGORY_OTHER
+            problems.append("valore X-Trasporto sconosciuto")
+        if receipt_type is not None:
+            problems.append("busta con intestazione X-Ricevuta: non è una ricevuta")
+    elif receipt_type is not None:
+        category = CATEGORY_RECEIPT if receipt_type in RECEIPT_TYPES else CATEGORY_OTHER
+        if category == CATEGORY_OTHER:
+            problems.append("valore X-Ricevuta sconosciuto")
+    else:
+        category = CATEGORY_OTHER
+
+    daticert: Daticert | None = None
+    dsn: DsnInfo | None = None
+    if category in (CATEGORY_RECEIPT, CATEGORY_TRANSPORT):
+        daticert, more = read_daticert(message)
+        problems.extend(more)
+        if daticert is not None and daticert.tipo:
+            expected = receipt_type if category == CATEGORY_RECEIPT else "posta-certificata"
+            if daticert.tipo != expected:
+                problems.append("tipo di daticert.xml diverso dall'intestazione")
+    elif category == CATEGORY_ANOMALY:
+        dsn, more = find_dsn(message)
+        problems.extend(more)
+
+    ref_message_id = ref_header
+    daticert_msgid = normalize_message_id(daticert.msgid) if daticert else None
+    if ref_message_id is None:
+        ref_message_id = daticert_msgid
+    elif daticert_msgid is not None and daticert_msgid != ref_message_id:
+        problems.append("Message-ID di riferimento diverso da quello di daticert.xml")
+
+    return ParsedMessage(
+        category=category,
+        receipt_type=receipt_type,
+        transport=transport,
+        ref_message_id=ref_message_id,
+        message_id=normalize_message_id(message.get("Message-ID")),
+        from_address=_address(message.get("From")),
+        subject=_decode_header(message.get("Subject")),
+        date=_date(message.get("Date")),
+        verifica_sicurezza=_single(message, "X-VerificaSicurezza", problems),
+        tipo_ricevuta=_single(message, "X-TipoRicevuta", problems),
+        daticert=daticert,
+        dsn=dsn,
+        problems=tuple(problems),
+    )
