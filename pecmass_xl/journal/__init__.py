@@ -1,0 +1,22 @@
+"""Persistence of a mass send: the campaign journal, the per-mailbox ledger, usage counters, locks.
+
+- `store.Journal`: one SQLite file per campaign, rows by `ID invio`, attempts, events.
+- `status`: the pure derivation of `Stato invio`, `Esito`, `Dettaglio`, dates and `Firma`.
+- `ledger.Ledger`: every message handed over, per mailbox, for re-adoption by content hash.
+- `usage.UsageCounter`: messages and mass sends per month per mailbox.
+- `ids`: campaign ids, `ID invio`, Message-IDs. `content_hash`: the normalised content hash.
+- `locks`: cross-process locks (one send per workbook, per mailbox) and the shared pacer.
+"""
+
+from .content_hash import content_hash
+from .ids import (
+    ParsedMessageId, build_message_id, build_test_message_id, new_campaign_id, new_row_id, parse_message_id,
+)
+from .status import DerivedStatus, Event, EventKind, derive_status
+from .store import Attempt, AttemptPending, Journal, RowView, SyncState, TestAttemptView, journal_path
+
+__all__ = [
+    "Attempt", "AttemptPending", "DerivedStatus", "Event", "EventKind", "Journal", "ParsedMessageId",
+    "RowView", "SyncState", "TestAttemptView", "build_message_id", "build_test_message_id", "content_hash",
+    "derive_status", "journal_path", "new_campaign_id", "new_row_id", "parse_message_id",
+]

@@ -1,0 +1,145 @@
+"""SQLite plumbing shared by the journal, the ledger, the usage counter and the pacer.
+
+Every database here is a local file in WAL mode, opened in autocommit mode with explicit short
+`BEGIN IMMEDIATE` transactions: a write transaction takes the write lock at once, so two processes
+(the sending worker and a receipts sync) wait for each other through `busy_timeout` instead of
+failing with SQLITE_BUSY halfway through.
+
+Durability (reasoned out once, here). With WAL, `synchronous=NORMAL` fsyncs only at checkpoints:
+a commit survives a process crash (SIGKILL) but may be lost on power loss or an OS crash; WAL keeps
+a prefix of commits, never a torn one. `synchronous=FULL` fsyncs the WAL at every commit, which also
+makes every earlier commit durable. So:
+- commits that must precede a hand-over to SMTP (an attempt, a ledger entry) use `durable=True`,
+  which switches that one commit to FULL;
+- every other commit (SMTP answers, receipts, sync cursors) uses NORMAL. Losing one of those to a
+  power cut is safe: a lost SMTP answer leaves the attempt in doubt (resolved by searching for its
+  receipts, never resent), and a lost receipt is lost together with the sync cursor written in the
+  same or a later transaction, so it is read again.
+`fullfsync` makes FULL mean what it says on macOS (a plain fsync does not flush the disk cache
+there); other platforms ignore it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from ..errors import CannotRun
+
+BUSY_TIMEOUT_SECONDS = 60.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def to_db_time(moment: datetime) -> str:
+    """Aware datetime → fixed-width UTC ISO text (sorts as text in the same order as in time)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: pass an aware datetime (UTC or with the receipt's offset)")
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class Database:
+    """One connection to one SQLite file, safe to share between the threads of one process."""
+
+    def __init__(self, path: Path, migrations: Sequence[str], *, what: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise CannotRun(f"Impossibile aprire {what} in modalità WAL: {self.path}")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA fullfsync = ON")
+            self._conn.execute("PRAGMA checkpoint_fullfsync = ON")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate(migrations, what)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self, migrations: Sequence[str], what: str) -> None:
+        target = len(migrations)
+        current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > target:
+            raise CannotRun(
+                f"{what.capitalize()} è stato creato da una versione più recente di pecmass: "
+                f"aggiornare pecmass ({self.path})"
+            )
+        if current == target:
+            return
+        with self.transaction(durable=True):
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            current = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for version in range(current, target):
+                for statement in _split_statements(migrations[version]):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """A short write transaction; nested calls join the outer one (it decides durability)."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            if durable:
+                self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth = 0
+                self._conn.execute("ROLLBACK")
+                if durable:
+                    self._conn.execute("PRAGMA synchronous = NORMAL")
+                raise
+            self._depth = 0
+            try:
+                self._conn.execute("COMMIT")
+            finally:
+                if durable:
+                    self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def read(self, sql: str, params: Sequence[object] | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def read_one(self, sql: str, params: Sequence[object] | dict = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the main file (keeps the WAL small after a long send)."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _split_statements(script: str) -> list[str]:
+    """Split a migration script into statements (our scripts hold no `;` inside literals)."""
+    return [part.strip() for part in script.split(";") if part.strip()]

@@ -1,0 +1,360 @@
+"""Row status derived from journal events (DESIGN §4): pure functions, no I/O.
+
+A row shows its latest attempt; within an attempt the strongest event wins whatever the arrival
+order, and a receipt seen twice counts once. The precedence, strongest first:
+
+    Consegnato > Mancata consegna > Non accettato > Accettato (non PEC) > Ritardo > Accettato
+    > Inviato > Rifiutato > Incerto > Da inviare (retries outlasted) > In invio
+
+Where DESIGN §4 leaves the order open, the safe choice is taken:
+- `Rifiutato` ranks below `Inviato` and every receipt: a receipt is evidence the message left, and
+  a wrongly recorded refusal must never make a delivered PEC look like a failure to resend.
+- `Da inviare` (temporary errors outlasted the retries) ranks just above `In invio`: anything that
+  proves a hand-over beats it.
+- A timeout notice (`preavviso`) is the 12-hour `Ritardo` unless it is the final one: a second
+  distinct notice, one dated ≥ 22 h after acceptance (or after the hand-over when the acceptance is
+  not known yet), one whose `errore-esteso` starts with `5.4.1`, or one the parser already
+  classified as `preavviso-finale`. Those are `Mancata consegna`, `Esito` = Tempo scaduto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+# --- Stato invio (exact Italian text of the sheet) ---------------------------------------------
+DA_INVIARE = "Da inviare"
+DATI_NON_VALIDI = "Dati non validi"
+IN_INVIO = "In invio"
+INVIATO = "Inviato"
+ACCETTATO = "Accettato"
+CONSEGNATO = "Consegnato"
+ACCETTATO_NON_PEC = "Accettato (non PEC)"
+RITARDO = "Ritardo"
+MANCATA_CONSEGNA = "Mancata consegna"
+NON_ACCETTATO = "Non accettato"
+RIFIUTATO = "Rifiutato"
+INCERTO = "Incerto"
+
+ALL_STATUSES = (
+    DA_INVIARE, DATI_NON_VALIDI, IN_INVIO, INVIATO, ACCETTATO, CONSEGNATO, ACCETTATO_NON_PEC,
+    RITARDO, MANCATA_CONSEGNA, NON_ACCETTATO, RIFIUTATO, INCERTO,
+)
+FINAL_STATUSES = frozenset({CONSEGNATO, ACCETTATO_NON_PEC, MANCATA_CONSEGNA, NON_ACCETTATO, RIFIUTATO})
+"""No further receipt is expected (an `Accettato (non PEC)` row may still bounce: see issue 5)."""
+FAILED_STATUSES = frozenset({RIFIUTATO, NON_ACCETTATO, MANCATA_CONSEGNA})
+"""`--resend failed`."""
+UNCERTAIN_STATUSES = frozenset({INCERTO})
+"""`--resend uncertain`."""
+HANDED_OVER_STATUSES = frozenset({
+    INVIATO, ACCETTATO, CONSEGNATO, ACCETTATO_NON_PEC, RITARDO, MANCATA_CONSEGNA, NON_ACCETTATO, INCERTO,
+})
+"""The message left (or may have left): `--resend sent` is a deliberate second PEC."""
+
+# --- Esito vocabulary ---------------------------------------------------------------------------
+ESITO_CONSEGNATA = "Consegnata"
+ESITO_CASELLA_PIENA = "Casella piena"
+ESITO_INDIRIZZO_INESISTENTE = "Indirizzo inesistente"
+ESITO_DOMINIO_INESISTENTE = "Dominio inesistente"
+ESITO_VIRUS = "Virus"
+ESITO_TEMPO_SCADUTO = "Tempo scaduto"
+ESITO_NON_PEC = "Destinatario non PEC"
+ESITO_TROPPO_GRANDE = "Messaggio troppo grande"
+ESITO_FORMATO = "Formato non accettato"
+ESITO_RIFIUTATO = "Rifiutato dal server"
+ESITO_TEMPORANEO = "Errore temporaneo"
+ESITO_INCERTO = "Esito incerto"
+ESITO_ALTRO = "Altro"
+
+ESITI = (
+    ESITO_CONSEGNATA, ESITO_CASELLA_PIENA, ESITO_INDIRIZZO_INESISTENTE, ESITO_DOMINIO_INESISTENTE,
+    ESITO_VIRUS, ESITO_TEMPO_SCADUTO, ESITO_NON_PEC, ESITO_TROPPO_GRANDE, ESITO_FORMATO,
+    ESITO_RIFIUTATO, ESITO_TEMPORANEO, ESITO_INCERTO, ESITO_ALTRO,
+)
+
+# --- Firma --------------------------------------------------------------------------------------
+FIRMA_VERIFICATA = "verificata"
+FIRMA_NON_VERIFICATA = "non verificata"
+FIRMA_ASSENTE = "assente"
+FIRME = (FIRMA_VERIFICATA, FIRMA_NON_VERIFICATA, FIRMA_ASSENTE)
+
+
+# --- Event kinds (strings shared with the SMTP sender and the receipt parser) --------------------
+class EventKind:
+    IN_INVIO = "in-invio"                # attempt committed, about to be handed to SMTP
+    SMTP_INVIATO = "smtp-inviato"        # 250 after DATA
+    SMTP_RIFIUTATO = "smtp-rifiutato"    # permanent 5xx (not a rate limit)
+    SMTP_TEMPORANEO = "smtp-temporaneo"  # 4xx / network error before the end of DATA, retrying
+    SMTP_ESAURITO = "smtp-esaurito"      # temporary errors outlasted the retries: not handed over
+    SMTP_IN_DUBBIO = "smtp-in-dubbio"    # connection lost after the end of DATA
+    INCERTO = "incerto"                  # in-doubt wait expired without an acceptance
+    ACCETTAZIONE = "accettazione"
+    ACCETTAZIONE_ESTERNO = "accettazione-esterno"
+    NON_ACCETTAZIONE = "non-accettazione"
+    AVVENUTA_CONSEGNA = "avvenuta-consegna"
+    ERRORE_CONSEGNA = "errore-consegna"
+    PREAVVISO = "preavviso"              # preavviso-errore-consegna, not known to be the final one
+    PREAVVISO_FINALE = "preavviso-finale"
+    ANOMALIA = "anomalia"                # DSN bounce after an `esterno` acceptance
+
+
+SMTP_KINDS = frozenset({
+    EventKind.IN_INVIO, EventKind.SMTP_INVIATO, EventKind.SMTP_RIFIUTATO, EventKind.SMTP_TEMPORANEO,
+    EventKind.SMTP_ESAURITO, EventKind.SMTP_IN_DUBBIO, EventKind.INCERTO,
+})
+RECEIPT_KINDS = frozenset({
+    EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO, EventKind.NON_ACCETTAZIONE,
+    EventKind.AVVENUTA_CONSEGNA, EventKind.ERRORE_CONSEGNA, EventKind.PREAVVISO,
+    EventKind.PREAVVISO_FINALE, EventKind.ANOMALIA,
+})
+EVENT_KINDS = SMTP_KINDS | RECEIPT_KINDS
+
+FINAL_TIMEOUT_AFTER = timedelta(hours=22)
+"""A timeout notice this long after acceptance is the final (24 h) one, not the 12 h warning."""
+FINAL_TIMEOUT_ERROR_PREFIX = "5.4.1"
+
+_ITALY = ZoneInfo("Europe/Rome")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to an attempt. `event_time` is timezone-aware (UTC in the journal).
+
+    `seq` orders events recorded at the same time (the journal's insertion order).
+    """
+
+    kind: str
+    event_time: datetime
+    esito: str | None = None
+    detail: str | None = None
+    smtp_code: int | None = None
+    retry_count: int | None = None
+    receipt_message_id: str | None = None
+    provider_id: str | None = None
+    signature: str | None = None
+    recipient: str | None = None
+    archive_path: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class DerivedStatus:
+    """What the result columns show for one attempt (dates are aware datetimes, UTC)."""
+
+    stato: str
+    esito: str = ""
+    dettaglio: str = ""
+    inviata_il: datetime | None = None
+    accettata_il: datetime | None = None
+    consegnata_il: datetime | None = None
+    firma: str = ""
+    winning_kind: str | None = None
+    unverified_receipts: tuple[Event, ...] = field(default=())
+
+    @property
+    def final(self) -> bool:
+        return self.stato in FINAL_STATUSES
+
+    @property
+    def handed_over(self) -> bool:
+        return self.stato in HANDED_OVER_STATUSES
+
+
+# Rank of each (status, event kind): status first, then which event explains it best.
+_STATUS_RANK = {
+    CONSEGNATO: 100,
+    MANCATA_CONSEGNA: 90,
+    NON_ACCETTATO: 80,
+    ACCETTATO_NON_PEC: 70,
+    RITARDO: 60,
+    ACCETTATO: 50,
+    INVIATO: 40,
+    RIFIUTATO: 35,
+    INCERTO: 30,
+    DA_INVIARE: 20,
+    IN_INVIO: 10,
+}
+_KIND_SUBRANK = {
+    EventKind.ERRORE_CONSEGNA: 4,   # most specific cause of a Mancata consegna
+    EventKind.ANOMALIA: 3,
+    EventKind.PREAVVISO_FINALE: 2,
+    EventKind.PREAVVISO: 1,
+    EventKind.SMTP_IN_DUBBIO: 3,    # among the In invio events: the most telling first
+    EventKind.SMTP_TEMPORANEO: 2,
+    EventKind.IN_INVIO: 1,
+}
+_KIND_STATUS = {
+    EventKind.IN_INVIO: IN_INVIO,
+    EventKind.SMTP_TEMPORANEO: IN_INVIO,
+    EventKind.SMTP_IN_DUBBIO: IN_INVIO,
+    EventKind.SMTP_ESAURITO: DA_INVIARE,
+    EventKind.INCERTO: INCERTO,
+    EventKind.SMTP_RIFIUTATO: RIFIUTATO,
+    EventKind.SMTP_INVIATO: INVIATO,
+    EventKind.ACCETTAZIONE: ACCETTATO,
+    EventKind.PREAVVISO: RITARDO,  # or MANCATA_CONSEGNA when it is the final notice
+    EventKind.ACCETTAZIONE_ESTERNO: ACCETTATO_NON_PEC,
+    EventKind.NON_ACCETTAZIONE: NON_ACCETTATO,
+    EventKind.ERRORE_CONSEGNA: MANCATA_CONSEGNA,
+    EventKind.PREAVVISO_FINALE: MANCATA_CONSEGNA,
+    EventKind.ANOMALIA: MANCATA_CONSEGNA,
+    EventKind.AVVENUTA_CONSEGNA: CONSEGNATO,
+}
+_DEFAULT_ESITO = {
+    CONSEGNATO: ESITO_CONSEGNATA,
+    ACCETTATO_NON_PEC: ESITO_NON_PEC,
+    NON_ACCETTATO: ESITO_ALTRO,
+    MANCATA_CONSEGNA: ESITO_ALTRO,
+    RIFIUTATO: ESITO_RIFIUTATO,
+    INCERTO: ESITO_INCERTO,
+    DA_INVIARE: ESITO_TEMPORANEO,
+}
+"""Esito when the event brings none. Non-final states have no Esito."""
+
+MSG_IN_DUBBIO = "Connessione persa dopo l'invio: si cerca la ricevuta di accettazione"
+MSG_INCERTO = (
+    "Connessione persa dopo l'invio e nessuna ricevuta di accettazione entro l'attesa: "
+    "il messaggio potrebbe essere partito. Non viene reinviato automaticamente"
+)
+MSG_RITARDO = "Preavviso di mancata consegna: nessuna consegna entro 12 ore"
+MSG_TEMPO_SCADUTO = "Mancata consegna per superamento del tempo massimo"
+
+
+def _retry_text(event: Event) -> str:
+    return f" dopo {event.retry_count} tentativi" if event.retry_count else ""
+
+
+def _dettaglio(stato: str, event: Event) -> str:
+    words = (event.detail or "").strip()
+    kind = event.kind
+    if kind == EventKind.SMTP_ESAURITO:
+        text = f"Non inviato: errori temporanei{_retry_text(event)}; verrà ritentato al prossimo invio"
+        return f"{text}. Ultima risposta: {words}" if words else text
+    if kind == EventKind.SMTP_TEMPORANEO:
+        attempt = f" (tentativo {event.retry_count})" if event.retry_count else ""
+        return f"Errore temporaneo{attempt}, nuovo tentativo in corso: {words}" if words else (
+            f"Errore temporaneo{attempt}, nuovo tentativo in corso")
+    if words:
+        return words
+    if kind == EventKind.SMTP_IN_DUBBIO:
+        return MSG_IN_DUBBIO
+    if kind == EventKind.INCERTO:
+        return MSG_INCERTO
+    if stato == RITARDO:
+        return MSG_RITARDO
+    if kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
+        return MSG_TEMPO_SCADUTO
+    return ""
+
+
+def _esito(stato: str, event: Event) -> str:
+    if stato == MANCATA_CONSEGNA and event.kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
+        default = ESITO_TEMPO_SCADUTO
+    else:
+        default = _DEFAULT_ESITO.get(stato, "")
+    if not default:
+        return ""
+    given = (event.esito or "").strip()
+    if not given:
+        return default
+    return given if given in ESITI else ESITO_ALTRO
+
+
+def dedupe_events(events: Iterable[Event]) -> list[Event]:
+    """Events in chronological order, each receipt once (same receipt Message-ID = same receipt)."""
+    seen: set[str] = set()
+    unique: list[Event] = []
+    for event in sorted(events, key=lambda e: (e.event_time, e.seq)):
+        key = event.receipt_message_id
+        if key is not None and event.kind in RECEIPT_KINDS:
+            if key in seen:
+                continue
+            seen.add(key)
+        unique.append(event)
+    return unique
+
+
+def _earliest(events: Sequence[Event], kinds: Iterable[str]) -> datetime | None:
+    wanted = set(kinds)
+    times = [e.event_time for e in events if e.kind in wanted]
+    return min(times) if times else None
+
+
+def _final_notices(events: Sequence[Event], reference: datetime | None) -> set[int]:
+    """Indexes (into `events`) of `preavviso` events that are in fact the final timeout notice."""
+    notices = [i for i, e in enumerate(events) if e.kind == EventKind.PREAVVISO]
+    final: set[int] = set()
+    for position, index in enumerate(notices):
+        event = events[index]
+        if position >= 1:  # a second distinct notice (events are chronological)
+            final.add(index)
+        elif (event.detail or "").strip().startswith(FINAL_TIMEOUT_ERROR_PREFIX):
+            final.add(index)
+        elif reference is not None and event.event_time - reference >= FINAL_TIMEOUT_AFTER:
+            final.add(index)
+    return final
+
+
+def derive_status(events: Iterable[Event], *, committed_at: datetime | None = None) -> DerivedStatus:
+    """The status of one attempt from its events (any order, duplicates allowed).
+
+    `committed_at` (when the attempt was committed) is the last fallback reference for telling the
+    final timeout notice apart when neither the acceptance nor the SMTP answer is known.
+    """
+    ordered = dedupe_events(events)
+    if not ordered:
+        return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
+
+    accepted_at = _earliest(ordered, (EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO))
+    sent_at = _earliest(ordered, (EventKind.SMTP_INVIATO,))
+    reference = accepted_at or sent_at or committed_at
+    final_notices = _final_notices(ordered, reference)
+
+    best: tuple[int, int, int] | None = None
+    best_event: Event | None = None
+    best_status = DA_INVIARE
+    for index, event in enumerate(ordered):
+        if event.kind not in _KIND_STATUS:
+            continue  # unknown kinds never change a status
+        stato = MANCATA_CONSEGNA if index in final_notices else _KIND_STATUS[event.kind]
+        # Ties between equal events go to the latest one (its answer is the current one).
+        rank = (_STATUS_RANK[stato], _KIND_SUBRANK.get(event.kind, 0), index)
+        if best is None or rank > best:
+            best, best_event, best_status = rank, event, stato
+    if best_event is None:
+        return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
+
+    receipts_seen = any(e.kind in RECEIPT_KINDS for e in ordered)
+    inviata_il = sent_at
+    if inviata_il is None and receipts_seen:
+        # Handed over but the 250 was never recorded (in doubt, then a receipt came).
+        inviata_il = _earliest(ordered, (EventKind.SMTP_IN_DUBBIO, EventKind.IN_INVIO)) or committed_at
+
+    firma = ""
+    if best_event.kind in RECEIPT_KINDS and best_event.signature:
+        firma = best_event.signature
+
+    return DerivedStatus(
+        stato=best_status,
+        esito=_esito(best_status, best_event),
+        dettaglio=_dettaglio(best_status, best_event),
+        inviata_il=inviata_il,
+        accettata_il=accepted_at,
+        consegnata_il=_earliest(ordered, (EventKind.AVVENUTA_CONSEGNA,)),
+        firma=firma,
+        winning_kind=best_event.kind,
+        unverified_receipts=tuple(
+            e for e in ordered if e.kind in RECEIPT_KINDS and e.signature == FIRMA_NON_VERIFICATA
+        ),
+    )
+
+
+def to_italian_time(moment: datetime | None) -> datetime | None:
+    """An aware datetime as naive Italian local time, the form Excel cells hold."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: the journal only holds aware times")
+    return moment.astimezone(_ITALY).replace(tzinfo=None)
