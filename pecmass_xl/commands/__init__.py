@@ -1,0 +1,1 @@
+"""Subcommand groups of the `pecmass` command (see pecmass_xl.cli)."""
