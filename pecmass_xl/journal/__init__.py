@@ -12,11 +12,15 @@ from .content_hash import content_hash
 from .ids import (
     ParsedMessageId, build_message_id, build_test_message_id, new_campaign_id, new_row_id, parse_message_id,
 )
+from .ledger import Ledger, LedgerEntry
+from .locks import FileLock, Pacer, SendInProgress, campaign_lock, hold_campaign_lock, mailbox_lock
 from .status import DerivedStatus, Event, EventKind, derive_status
 from .store import Attempt, AttemptPending, Journal, RowView, SyncState, TestAttemptView, journal_path
+from .usage import MonthlyUsage, UsageCounter
 
 __all__ = [
-    "Attempt", "AttemptPending", "DerivedStatus", "Event", "EventKind", "Journal", "ParsedMessageId",
-    "RowView", "SyncState", "TestAttemptView", "build_message_id", "build_test_message_id", "content_hash",
+    "Attempt", "AttemptPending", "DerivedStatus", "Event", "EventKind", "FileLock", "Journal", "Ledger",
+    "LedgerEntry", "MonthlyUsage", "Pacer", "ParsedMessageId", "RowView", "SendInProgress", "SyncState",
+    "TestAttemptView", "UsageCounter", "campaign_lock", "hold_campaign_lock", "mailbox_lock", "build_message_id", "build_test_message_id", "content_hash",
     "derive_status", "journal_path", "new_campaign_id", "new_row_id", "parse_message_id",
 ]

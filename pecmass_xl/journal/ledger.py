@@ -1,0 +1,195 @@
+"""The per-user, per-mailbox ledger of every message handed over (DESIGN §5.1).
+
+The journal is keyed by `ID invio`, which lives in the workbook; when a row loses it (workbook closed
+unsaved, row copied, list re-imported) the journal alone cannot tell the row was already sent. The
+ledger can: it remembers, per sender mailbox, the hash of each message's normalised content
+(`content_hash.content_hash`) with its campaign, `ID invio` and Message-ID. A row without an
+`ID invio` whose content matches an earlier hand-over re-adopts that `ID invio` (and so its status)
+instead of being sent again.
+
+Entries are written durably *before* the hand-over, together with the journal's attempt: a crash
+between the two leaves a ledger entry whose attempt does not exist, which reads as "not sent".
+
+The ledger file (`data_dir()/ledger.sqlite`, or inside the sandbox folder for the `Sandbox` preset)
+also holds the usage counters (`usage.py`) and per-mailbox acknowledgements (Legalmail's notice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Container
+
+from .. import paths
+from ._db import Database, from_db_time, to_db_time, utc_now
+
+LEDGER_FILE_NAME = "ledger.sqlite"
+
+# One schema for the whole ledger file: the ledger, the usage counters, the acknowledgements.
+LEDGER_FILE_MIGRATIONS = (
+    # version 1
+    """
+    CREATE TABLE handovers (
+        handover_pk INTEGER PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        row_id TEXT,
+        message_id TEXT NOT NULL UNIQUE,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX handovers_content ON handovers(mailbox, content_hash);
+    CREATE INDEX handovers_campaign ON handovers(campaign_id);
+    CREATE TABLE usage (
+        mailbox TEXT NOT NULL,
+        month TEXT NOT NULL,
+        campaign_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('normal', 'test')),
+        messages INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (mailbox, month, campaign_id, kind)
+    );
+    CREATE TABLE acknowledgements (
+        mailbox TEXT NOT NULL,
+        notice TEXT NOT NULL,
+        acknowledged_at TEXT NOT NULL,
+        PRIMARY KEY (mailbox, notice)
+    )
+    """,
+)
+
+
+def default_ledger_path() -> Path:
+    return paths.data_dir() / LEDGER_FILE_NAME
+
+
+def normalise_mailbox(mailbox: str) -> str:
+    """Mailboxes compare case-insensitively (`Studio@PEC.it` is `studio@pec.it`)."""
+    return mailbox.strip().lower()
+
+
+def open_ledger_file(path: Path | str | None) -> Database:
+    return Database(
+        Path(path) if path is not None else default_ledger_path(), LEDGER_FILE_MIGRATIONS, what="il registro invii"
+    )
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    mailbox: str
+    recipient: str
+    content_hash: str
+    campaign_id: str
+    row_id: str | None
+    message_id: str
+    recorded_at: datetime
+
+
+def _entry(row) -> LedgerEntry:
+    return LedgerEntry(
+        mailbox=row["mailbox"],
+        recipient=row["recipient"],
+        content_hash=row["content_hash"],
+        campaign_id=row["campaign_id"],
+        row_id=row["row_id"],
+        message_id=row["message_id"],
+        recorded_at=from_db_time(row["recorded_at"]),
+    )
+
+
+class Ledger:
+    """Open the ledger file (default `data_dir()/ledger.sqlite`; any explicit path, e.g. a sandbox's)."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self._db = open_ledger_file(path)
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def record(
+        self,
+        *,
+        mailbox: str,
+        recipient: str,
+        content_hash: str,
+        campaign_id: str,
+        row_id: str | None,
+        message_id: str,
+        when: datetime | None = None,
+    ) -> None:
+        """Remember a message about to be handed over (durable; idempotent per Message-ID).
+
+        `row_id` is None for a test send: it is remembered but never re-adopted by a row.
+        """
+        with self._db.transaction(durable=True) as c:
+            c.execute(
+                "INSERT INTO handovers (mailbox, recipient, content_hash, campaign_id, row_id, message_id, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+                (
+                    normalise_mailbox(mailbox), recipient.strip().lower(), content_hash, campaign_id, row_id,
+                    message_id, to_db_time(when or utc_now()),
+                ),
+            )
+
+    def find_by_content_hash(
+        self, mailbox: str, content_hash: str, *, campaign_id: str | None = None
+    ) -> list[LedgerEntry]:
+        """Earlier hand-overs of the same content from this mailbox, newest first."""
+        sql = "SELECT * FROM handovers WHERE mailbox = ? AND content_hash = ?"
+        params: list[object] = [normalise_mailbox(mailbox), content_hash]
+        if campaign_id is not None:
+            sql += " AND campaign_id = ?"
+            params.append(campaign_id)
+        sql += " ORDER BY recorded_at DESC, handover_pk DESC"
+        return [_entry(r) for r in self._db.read(sql, params)]
+
+    def find_by_message_id(self, message_id: str) -> LedgerEntry | None:
+        row = self._db.read_one("SELECT * FROM handovers WHERE message_id = ?", (message_id.strip(),))
+        return None if row is None else _entry(row)
+
+    def entries_for_campaign(self, campaign_id: str) -> list[LedgerEntry]:
+        rows = self._db.read(
+            "SELECT * FROM handovers WHERE campaign_id = ? ORDER BY recorded_at, handover_pk", (campaign_id,)
+        )
+        return [_entry(r) for r in rows]
+
+    def readoption_candidate(
+        self, mailbox: str, content_hash: str, campaign_id: str, taken_row_ids: Container[str] = ()
+    ) -> LedgerEntry | None:
+        """The earlier hand-over a row without `ID invio` should re-adopt, if any.
+
+        Same mailbox, same content, same campaign, a real row (not a test send), and an `ID invio`
+        no other row of the sheet holds now (`taken_row_ids`). Matches in *other* campaigns are not
+        re-adopted (their `ID invio` lives in another journal): `find_by_content_hash` shows them so
+        the sender can refuse or warn.
+        """
+        for entry in self.find_by_content_hash(mailbox, content_hash, campaign_id=campaign_id):
+            if entry.row_id is not None and entry.row_id not in taken_row_ids:
+                return entry
+        return None
+
+    # --- per-mailbox acknowledgements (e.g. Legalmail's contract notice, asked once) ------------
+    def acknowledge(self, mailbox: str, notice: str) -> None:
+        with self._db.transaction() as c:
+            c.execute(
+                "INSERT INTO acknowledgements (mailbox, notice, acknowledged_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(mailbox, notice) DO NOTHING",
+                (normalise_mailbox(mailbox), notice, to_db_time(utc_now())),
+            )
+
+    def is_acknowledged(self, mailbox: str, notice: str) -> bool:
+        row = self._db.read_one(
+            "SELECT 1 FROM acknowledgements WHERE mailbox = ? AND notice = ?", (normalise_mailbox(mailbox), notice)
+        )
+        return row is not None
