@@ -330,7 +330,11 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
     inviata_il = sent_at
     if inviata_il is None and receipts_seen:
         # Handed over but the 250 was never recorded (in doubt, then a receipt came).
-        inviata_il = _earliest(ordered, (EventKind.SMTP_IN_DUBBIO, EventKind.IN_INVIO)) or committed_at
+        inviata_il = (
+            _earliest(ordered, (EventKind.SMTP_IN_DUBBIO,))  # end of DATA: the actual hand-over
+            or _earliest(ordered, (EventKind.IN_INVIO,))
+            or committed_at
+        )
 
     firma = ""
     if best_event.kind in RECEIPT_KINDS and best_event.signature:
