@@ -137,8 +137,17 @@ def parse_daticert(raw: bytes) -> tuple[Daticert | None, list[str]]:
     if intestazione is None or dati is None:
         problems.append("daticert.xml incompleto")
 
+    index: dict[tuple[int, str], list[Element]] = {}
+    for parent in (intestazione, dati):
+        for child in parent if parent is not None else ():
+            index.setdefault((id(parent), _name(child)), []).append(child)
+
     def children(parent: Element | None, name: str) -> list[Element]:
-        return [c for c in parent if _name(c) == name] if parent is not None else []
+        if parent is None:
+            return []
+        if parent is intestazione or parent is dati:
+            return index.get((id(parent), name), [])
+        return [c for c in parent if _name(c) == name]
 
     def first(parent: Element | None, name: str) -> Element | None:
         found = children(parent, name)

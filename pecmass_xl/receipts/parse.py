@@ -20,10 +20,10 @@ import email.utils
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.message import Message
 
 from pecmass_xl.receipts.daticert import Daticert, parse_daticert
 from pecmass_xl.receipts.dsn import DsnInfo, find_dsn
+from pecmass_xl.receipts.rawmime import Headers, iter_leaves, parse_headers, split_head_body
 
 RECEIPT_TYPES = frozenset({
     "accettazione",
@@ -39,10 +39,6 @@ CATEGORY_RECEIPT = "receipt"
 CATEGORY_TRANSPORT = "transport-envelope"
 CATEGORY_ANOMALY = "anomaly-envelope"
 CATEGORY_OTHER = "other"
-
-# Walk bounds: real receipts have fewer than ten parts and three levels.
-MAX_DEPTH = 8
-MAX_PARTS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +82,9 @@ def _decode_header(value: str | None) -> str | None:
     return decoded.encode("utf-8", "replace").decode("utf-8").strip() or None
 
 
-def _single(message: Message, name: str, problems: list[str]) -> str | None:
+def _single(headers: Headers, name: str, problems: list[str]) -> str | None:
     """One header value, lower-cased; conflicting repeated values are a problem and give None."""
-    values = [str(v).strip().lower() for v in (message.get_all(name) or ()) if str(v).strip()]
+    values = [v.strip().lower() for v in headers.get_all(name) if v.strip()]
     distinct = sorted(set(values))
     if len(distinct) > 1:
         problems.append(f"intestazione {name} ripetuta con valori diversi")
@@ -117,38 +113,17 @@ def _date(value: str | None) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def _is_daticert(part: Message) -> bool:
-    name = part.get_filename() or part.get_param("name")
-    if isinstance(name, tuple):  # RFC 2231 value
-        name = email.utils.collapse_rfc2231_value(name)
-    return isinstance(name, str) and name.strip().lower() == "daticert.xml"
-
-
-def find_daticert_parts(message: Message) -> list[Message]:
-    """Parts named daticert.xml in the message's own tree (not inside attached messages)."""
-    found: list[Message] = []
-    stack: list[tuple[Message, int]] = [(message, 0)]
-    seen = 0
-    while stack and seen < MAX_PARTS:
-        part, depth = stack.pop(0)
-        seen += 1
-        if part.is_multipart():
-            if part.get_content_maintype() == "message" or depth >= MAX_DEPTH:
-                continue
-            stack.extend((p, depth + 1) for p in part.get_payload() if isinstance(p, Message))
-        elif _is_daticert(part):
-            found.append(part)
-    return found
-
-
-def read_daticert(message: Message) -> tuple[Daticert | None, list[str]]:
-    """The daticert of a message tree; problems when absent, repeated or unreadable."""
-    parts = find_daticert_parts(message)
+def read_daticert(entity: bytes, defects: list[str] | None = None) -> tuple[Daticert | None, list[str]]:
+    """The daticert of a MIME entity's own tree (not inside attached messages), with problems."""
+    parts = [
+        leaf for leaf in iter_leaves(entity, defects)
+        if b"daticert" in leaf.head.lower() and (leaf.filename() or "").strip().lower() == "daticert.xml"
+    ]
     if not parts:
         return None, ["daticert.xml assente"]
     problems = ["più di un daticert.xml"] if len(parts) > 1 else []
-    payload = parts[0].get_payload(decode=True)
-    if not isinstance(payload, bytes) or not payload.strip():
+    payload = parts[0].decoded()
+    if not payload.strip():
         return None, problems + ["daticert.xml vuoto"]
     daticert, more = parse_daticert(payload)
     return daticert, problems + more
@@ -170,15 +145,17 @@ def _parse(raw: bytes) -> ParsedMessage:
     problems: list[str] = []
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise TypeError("raw must be bytes")
-    message = email.message_from_bytes(bytes(raw))
-    if message.defects:
-        problems.append("struttura MIME irregolare")
+    raw = bytes(raw)
+    head, _ = split_head_body(raw)
+    headers = parse_headers(head)
 
-    receipt_type = _single(message, "X-Ricevuta", problems)
-    transport = _single(message, "X-Trasporto", problems)
-    ref_header = normalize_message_id(message.get("X-Riferimento-Message-ID"))
-    if len(set(message.get_all("X-Riferimento-Message-ID") or ())) > 1:
-        problems.append("intestazione X-Riferimento-Message-ID ripetuta")
+    receipt_type = _single(headers, "X-Ricevuta", problems)
+    transport = _single(headers, "X-Trasporto", problems)
+    ref_values = headers.get_all("X-Riferimento-Message-ID")
+    ref_header = normalize_message_id(ref_values[0]) if ref_values else None
+    if len({normalize_message_id(v) for v in ref_values}) > 1:
+        problems.append("intestazione X-Riferimento-Message-ID ripetuta con valori diversi")
+        ref_header = None
 
     if transport is not None:
         category = CATEGORY_ANOMALY if transport == "errore" else CATEGORY_TRANSPORT
@@ -197,14 +174,17 @@ def _parse(raw: bytes) -> ParsedMessage:
     daticert: Daticert | None = None
     dsn: DsnInfo | None = None
     if category in (CATEGORY_RECEIPT, CATEGORY_TRANSPORT):
-        daticert, more = read_daticert(message)
+        defects: list[str] = []
+        daticert, more = read_daticert(raw, defects)
+        if defects:
+            problems.append("struttura MIME irregolare")
         problems.extend(more)
         if daticert is not None and daticert.tipo:
             expected = receipt_type if category == CATEGORY_RECEIPT else "posta-certificata"
             if daticert.tipo != expected:
                 problems.append("tipo di daticert.xml diverso dall'intestazione")
     elif category == CATEGORY_ANOMALY:
-        dsn, more = find_dsn(message)
+        dsn, more = find_dsn(email.message_from_bytes(raw))
         problems.extend(more)
 
     ref_message_id = ref_header
@@ -219,12 +199,12 @@ def _parse(raw: bytes) -> ParsedMessage:
         receipt_type=receipt_type,
         transport=transport,
         ref_message_id=ref_message_id,
-        message_id=normalize_message_id(message.get("Message-ID")),
-        from_address=_address(message.get("From")),
-        subject=_decode_header(message.get("Subject")),
-        date=_date(message.get("Date")),
-        verifica_sicurezza=_single(message, "X-VerificaSicurezza", problems),
-        tipo_ricevuta=_single(message, "X-TipoRicevuta", problems),
+        message_id=normalize_message_id(headers.get("Message-ID")),
+        from_address=_address(headers.get("From")),
+        subject=_decode_header(headers.get("Subject")),
+        date=_date(headers.get("Date")),
+        verifica_sicurezza=_single(headers, "X-VerificaSicurezza", problems),
+        tipo_ricevuta=_single(headers, "X-TipoRicevuta", problems),
         daticert=daticert,
         dsn=dsn,
         problems=tuple(problems),
