@@ -56,6 +56,7 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._depth = 0
+        self._durable = False
         self._conn = sqlite3.connect(
             str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
@@ -94,9 +95,15 @@ class Database:
 
     @contextmanager
     def transaction(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
-        """A short write transaction; nested calls join the outer one (it decides durability)."""
+        """A short write transaction; nested calls join the outer one.
+
+        SQLite fixes the safety level when a transaction begins, so a durable write cannot join a
+        non-durable outer transaction: that is refused (open the outer one with `durable=True`).
+        """
         with self._lock:
             if self._depth:
+                if durable and not self._durable:
+                    raise RuntimeError("a durable write cannot join a non-durable transaction")
                 self._depth += 1
                 try:
                     yield self._conn
@@ -105,20 +112,17 @@ class Database:
                 return
             if durable:
                 self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
             try:
-                yield self._conn
-            except BaseException:
-                self._depth = 0
-                self._conn.execute("ROLLBACK")
-                if durable:
-                    self._conn.execute("PRAGMA synchronous = NORMAL")
-                raise
-            self._depth = 0
-            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._depth, self._durable = 1, durable
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
                 self._conn.execute("COMMIT")
             finally:
+                self._depth, self._durable = 0, False
                 if durable:
                     self._conn.execute("PRAGMA synchronous = NORMAL")
 

@@ -294,3 +294,16 @@ def test_meta_and_eml_path(journal):
     attempt = send(journal, journal.new_row_id())
     journal.set_eml_path(attempt, "archivio/R/inviato.eml")
     assert journal.attempt_by_message_id(attempt.message_id).eml_path == "archivio/R/inviato.eml"
+
+
+def test_attempt_inside_a_batch_needs_a_durable_batch(journal):
+    row = journal.new_row_id()
+    with pytest.raises(RuntimeError, match="durable"):
+        with journal.batch():
+            send(journal, row)
+    assert journal.latest_attempt(row) is None  # rolled back, nothing half-written
+    with journal.batch(durable=True):
+        attempt = send(journal, row)
+        journal.add_row(row, row_number=5)
+    assert journal.latest_attempt(row) == attempt
+    assert journal._db._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # back to NORMAL
