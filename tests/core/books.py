@@ -1,0 +1,109 @@
+"""Real workbook files for the core tests, built with openpyxl from what `pecmass new` creates.
+
+`build_book(...)` starts from the new-workbook builder and changes what a test needs (headers, rows,
+Messaggio and Impostazioni labels, number formats, anything through `edit`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from openpyxl import load_workbook
+
+from pecmass_xl import contract as c
+from pecmass_xl.workbook_new import build_new_workbook
+
+CAMPAIGN = "CTESTCAMP01"
+HEADERS = ["PEC", "Nome", "Cognome", "Allegati"]
+ROW = ["mario.rossi@pec.test", "Mario", "Rossi", None]
+SUBJECT = "Avviso per {{ Nome }} {{ Cognome }}"
+TEXT = "Gentile {{ Nome }} {{ Cognome }},\nle scriviamo per l'avviso.\n\nCordiali saluti"
+# A real provider's settings (not Sandbox): reserved test domains are refused with them.
+REAL_PROVIDER = {
+    c.SET_PROVIDER: "Personalizzato",
+    c.SET_MAILBOX: "studio@pec.esempio.it",
+    c.SET_SMTP_HOST: "smtp.pec.esempio.it",
+    c.SET_IMAP_HOST: "imap.pec.esempio.it",
+}
+
+
+def set_label(ws, label: str, value: object) -> None:
+    """Set the value of a Messaggio/Impostazioni label (column A) in column B; append when absent."""
+    for row in ws.iter_rows(min_col=1, max_col=2):
+        if row[0].value is not None and str(row[0].value).strip() == label:
+            row[1].value = value
+            return
+    ws.append([label, value])
+
+
+def write_list(ws, headers: list, rows: list[list], results: bool = True) -> None:
+    """Replace the Destinatari content: headers (plus the result columns) and rows from row 2."""
+    ws.delete_rows(1, ws.max_row)
+    full = list(headers) + (list(c.RESULT_COLUMNS) if results else [])
+    for col, name in enumerate(full, start=1):
+        ws.cell(1, col).value = name
+    for r, values in enumerate(rows, start=2):
+        for col, value in enumerate(values, start=1):
+            if value is not None:
+                ws.cell(r, col).value = value
+
+
+def build_book(path: Path, headers: list | None = None, rows: list[list] | None = None,
+               message: dict | None = None, settings: dict | None = None, results: bool = True,
+               formats: dict[str, str] | None = None, edit: Callable | None = None) -> Path:
+    """Save a contract workbook at `path` (see the module docstring); returns the path."""
+    wb = build_new_workbook(CAMPAIGN)
+    write_list(wb[c.SHEET_LIST], HEADERS if headers is None else headers,
+               [list(ROW)] if rows is None else rows, results=results)
+    base_message = {c.MSG_SUBJECT: SUBJECT, c.MSG_TEXT: TEXT}
+    for label, value in {**base_message, **(message or {})}.items():
+        set_label(wb[c.SHEET_MESSAGE], label, value)
+    for label, value in (settings or {}).items():
+        set_label(wb[c.SHEET_SETTINGS], label, value)
+    for coordinate, number_format in (formats or {}).items():
+        wb[c.SHEET_LIST][coordinate].number_format = number_format
+    if edit is not None:
+        edit(wb)
+    wb.save(path)
+    return path
+
+
+@dataclass
+class Run:
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+def problems_with(doc: dict, code: str) -> list[dict]:
+    return [p for p in doc["problems"] if p["code"] == code]
+
+
+def run_subprocess(*args, stdin=subprocess.DEVNULL, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real console entry point in a child process (no terminal attached)."""
+    return subprocess.run([sys.executable, "-m", "pecmass_xl", *map(str, args)], capture_output=True,
+                          text=True, stdin=stdin, cwd=cwd, env=dict(os.environ), timeout=120)
+
+
+def list_values(path: Path) -> list[tuple]:
+    wb = load_workbook(path)
+    try:
+        return [tuple(r) for r in wb[c.SHEET_LIST].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def zip_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
