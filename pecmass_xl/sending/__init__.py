@@ -1,0 +1,1 @@
+"""Sending a campaign: plan, freeze, hand over at the provider's pace, record every answer."""

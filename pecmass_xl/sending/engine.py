@@ -1,0 +1,274 @@
+"""Executing a send plan (DESIGN §5): freeze the rows, then hand each message over exactly once.
+
+Order for every row: the attempt (Message-ID, content hash) is committed durably, the ledger
+remembers it, the exact `.eml` is archived, and only then SMTP gets it; the answer is committed
+after. A crash anywhere leaves either a row that certainly did not leave (sent next time) or an
+attempt in doubt that is looked up in the mailbox, never resent blindly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pecmass_xl import archive
+from pecmass_xl import contract as c
+from pecmass_xl.campaign_files import campaign_archive, open_journal, open_ledger, open_usage
+from pecmass_xl.errors import CannotRun, LoginRefused
+from pecmass_xl.journal import Attempt, Journal, Pacer, hold_campaign_lock
+from pecmass_xl.journal.status import EventKind, FAILED_STATUSES, INCERTO
+from pecmass_xl.mailserver.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
+from pecmass_xl.mailserver.smtp_session import SmtpSession
+from pecmass_xl.message import build_message, message_bytes
+from pecmass_xl.sending.in_doubt import resolve_in_doubt
+from pecmass_xl.sending.plan import SendPlan, draft_hash
+from pecmass_xl.sending.results import journal_summary, journal_update
+
+log = logging.getLogger("pecmass.send")
+
+STOP_META = "stop_requested"
+PROGRESS_META = "progress"
+WORKER_META = "worker_pid"
+STOPPED_DETAIL = "Invio fermato dall'utente prima della consegna al server: la riga sarà inviata al prossimo invio"
+
+
+@dataclass
+class SendOptions:
+    in_doubt_wait: float = 300.0
+    in_doubt_poll: float = 5.0
+    max_retries: int = 5
+    backoff_base: float = 2.0
+    backoff_max: float = 120.0
+    rate_limit_pause: float = 60.0
+    max_rate_limit_pauses: int = 30
+    write_every: float = 60.0
+
+
+class Reporter:
+    """Progress callbacks; the CLI draws a bar, the ribbon the status bar. Default: silent."""
+
+    def start(self, total: int) -> None: ...
+    def row_done(self, done: int, total: int, row_number: int, status: str) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+@dataclass
+class SendOutcome:
+    campaign_id: str
+    counts: dict[str, int]
+    failed: list[dict]
+    sent_now: int = 0
+    stopped: bool = False
+    login_refused: str | None = None
+    write_error: str | None = None
+    in_doubt: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_failures(self) -> bool:
+        return bool(self.failed) or self.counts.get(c.ST_INVALID, 0) > 0 or self.counts.get(INCERTO, 0) > 0
+
+    def as_json(self) -> dict:
+        return {"campaign": self.campaign_id, "counts": self.counts, "failed": self.failed}
+
+
+class SendRun:
+    def __init__(self, plan: SendPlan, password: str, options: SendOptions | None = None,
+                 reporter: Reporter | None = None, should_stop: Callable[[], bool] | None = None):
+        self.plan = plan
+        self.settings = plan.settings
+        self.password = password
+        self.options = options or SendOptions()
+        self.reporter = reporter or Reporter()
+        self._external_stop = should_stop
+        self.archive_root = campaign_archive(Path(plan.book.path), self.settings)
+        self.in_doubt_now: list[Attempt] = []
+        self.sent_now = 0
+        self._last_write = time.monotonic()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def should_stop(self) -> bool:
+        if self._external_stop and self._external_stop():
+            return True
+        return self.journal.get_meta(STOP_META) == "1"
+
+    def write_sheet(self, new_ids: dict[int, str] | None = None, final: bool = False) -> str | None:
+        """Rewrite result columns and Riepilogo from the journal; an error text when the file is busy."""
+        report = self.plan.report
+        try:
+            update = journal_update(self.journal, report, self.archive_root, new_ids)
+            sheet_ids = {r.id_invio for r in report.rows if r.id_invio} | set((new_ids or {}).values()) | set(update.by_id)
+            summary = journal_summary(self.journal, self.usage, self.settings.mailbox, report, sheet_ids)
+            self.plan.book.write(update, summary, campaign_id=self.plan.campaign_id if self.plan.campaign_is_new else None,
+                                 confirm_lossy=lambda _losses: True)
+            self.plan.campaign_is_new = False
+            return None
+        except CannotRun as exc:
+            if new_ids:
+                raise
+            log.warning("result write skipped: %s", type(exc).__name__)
+            return str(exc)
+        finally:
+            self._last_write = time.monotonic()
+
+    def progress(self, done: int, total: int) -> None:
+        self.journal.set_meta(PROGRESS_META, json.dumps({"done": done, "total": total, "time": time.time()}))
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> SendOutcome:
+        plan = self.plan
+        lock = hold_campaign_lock(plan.campaign_id)
+        try:
+            with open_journal(plan.campaign_id) as journal, open_ledger(self.settings) as ledger, \
+                    open_usage(self.settings) as usage, Pacer() as pacer:
+                self.journal, self.ledger, self.usage, self.pacer = journal, ledger, usage, pacer
+                return self._run()
+        finally:
+            lock.release()
+
+    def _run(self) -> SendOutcome:
+        plan, journal, s = self.plan, self.journal, self.settings
+        journal.set_campaign_info(mailbox=s.mailbox, sender_domain=s.sender_domain, workbook_path=str(plan.book.path))
+        journal.set_meta(STOP_META, None)
+        journal.set_meta(WORKER_META, str(os.getpid()))
+        login_refused = None
+        in_doubt_result: dict[str, str] = {}
+        try:
+            earlier = journal.attempts_in_doubt(include_tests=True)
+            if earlier:
+                in_doubt_result.update(resolve_in_doubt(journal, earlier, s, self.password, self.archive_root,
+                                                        self.options.in_doubt_wait, self.options.in_doubt_poll,
+                                                        self.should_stop, self.reporter.message))
+            queue = self.freeze()
+            self.send_all(queue)
+        except LoginRefused as exc:
+            login_refused = str(exc)
+        finally:
+            if self.in_doubt_now and not login_refused:
+                in_doubt_result.update(resolve_in_doubt(journal, self.in_doubt_now, s, self.password, self.archive_root,
+                                                        self.options.in_doubt_wait, self.options.in_doubt_poll,
+                                                        None, self.reporter.message))
+            journal.set_meta(WORKER_META, None)
+        write_error = self.write_sheet(final=True)
+        stopped = journal.get_meta(STOP_META) == "1" or bool(self._external_stop and self._external_stop())
+        journal.set_meta(STOP_META, None)
+        return self.outcome(login_refused, write_error, stopped, in_doubt_result)
+
+    def freeze(self) -> list[tuple[str, object]]:
+        """Give every due row its `ID invio` and write the IDs to the workbook before anything leaves."""
+        plan, journal = self.plan, self.journal
+        taken = {r.id_invio for r in plan.report.rows if r.id_invio}
+        new_ids: dict[int, str] = {number: entry.row_id for number, entry in plan.adopted.items()}
+        queue: list[tuple[str, object]] = []
+        # Rows sent earlier whose attempt ended without a hand-over (e.g. resolved above) are due again.
+        with_id = [r for r in plan.report.rows if r.ok and r.id_invio]
+        due_ids = set(journal.rows_to_send([r.id_invio for r in with_id]))
+        due_numbers = {r.number for r in plan.due}
+        for row in with_id:
+            if row.id_invio in due_ids and row.number not in due_numbers:
+                plan.due.append(row)
+        for row in plan.due:
+            row_id = row.id_invio
+            if not row_id:
+                row_id = journal.new_row_id(taken | set(new_ids.values()))
+                new_ids[row.number] = row_id
+            queue.append((row_id, row))
+        if new_ids:
+            self.write_sheet(new_ids=new_ids)  # raises CannotRun if the file cannot be written: nothing sent
+        journal.add_rows([(row_id, row.draft.to, row.number) for row_id, row in queue])
+        journal.set_row_numbers({r.id_invio: r.number for r in plan.report.rows if r.id_invio})
+        return queue
+
+    def send_all(self, queue: list[tuple[str, object]]) -> None:
+        total = len(queue)
+        self.reporter.start(total)
+        if not total:
+            return
+        with SmtpSession(self.settings, self.password) as session:
+            for done, (row_id, row) in enumerate(queue, start=1):
+                if self.should_stop():
+                    self.reporter.message("Invio fermato: le righe rimaste restano «Da inviare».")
+                    break
+                status = self.send_one(session, row_id, row)
+                self.progress(done, total)
+                self.reporter.row_done(done, total, row.number, status)
+                if time.monotonic() - self._last_write > self.options.write_every:
+                    self.write_sheet()
+
+    def send_one(self, session: SmtpSession, row_id: str, row) -> str:
+        journal, s = self.journal, self.settings
+        draft = row.draft
+        digest = draft_hash(row)
+        attempt = journal.begin_attempt(row_id, content_hash=digest, recipient=draft.to, domain=s.sender_domain)
+        self.ledger.record(mailbox=s.mailbox, recipient=draft.to, content_hash=digest,
+                           campaign_id=self.plan.campaign_id, row_id=row_id, message_id=attempt.message_id)
+        data = message_bytes(build_message(draft, s.mailbox, attempt.message_id, s.receipt_type))
+        path, _ = archive.store(self.archive_root / row_id, archive.sent_name(attempt.number), data)
+        journal.set_eml_path(attempt, str(path))
+        answer = self.hand_over(session, attempt, draft.to, data)
+        return answer.kind
+
+    def hand_over(self, session: SmtpSession, attempt: Attempt, recipient: str, data: bytes) -> SmtpAnswer:
+        """Send one attempt, retrying temporary failures and rate limits with the same Message-ID."""
+        journal, s, o = self.journal, self.settings, self.options
+        retries = pauses = 0
+        while True:
+            if self.pacer.acquire(s.mailbox, s.pace_per_minute, should_stop=self.should_stop) is None or self.should_stop():
+                journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=STOPPED_DETAIL)
+                return SmtpAnswer("stopped", None, STOPPED_DETAIL)
+            try:
+                answer = session.send(s.mailbox, recipient, data)
+            except LoginRefused as exc:
+                journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=f"Accesso rifiutato dal server: {exc}")
+                raise
+            if answer.kind == SENT:
+                journal.add_event(attempt, EventKind.SMTP_INVIATO, smtp_code=answer.code, detail=answer.detail)
+                self.usage.record_message(s.mailbox, self.plan.campaign_id)
+                self.sent_now += 1
+                return answer
+            if answer.kind == REFUSED:
+                journal.add_event(attempt, EventKind.SMTP_RIFIUTATO, smtp_code=answer.code, detail=answer.detail)
+                return answer
+            if answer.kind == IN_DOUBT:
+                journal.add_event(attempt, EventKind.SMTP_IN_DUBBIO, detail=answer.detail)
+                self.in_doubt_now.append(attempt)
+                return answer
+            if answer.kind == RATE_LIMITED:
+                pauses += 1
+                if pauses > o.max_rate_limit_pauses:
+                    journal.add_event(attempt, EventKind.SMTP_ESAURITO, smtp_code=answer.code, detail=answer.detail, retry_count=pauses)
+                    return answer
+                self.reporter.message(f"Il gestore chiede di rallentare ({answer.detail}): pausa di {o.rate_limit_pause:g} s.")
+                self.pacer.pause(s.mailbox, o.rate_limit_pause)
+                continue
+            retries += 1
+            if retries > o.max_retries:
+                journal.add_event(attempt, EventKind.SMTP_ESAURITO, smtp_code=answer.code, detail=answer.detail, retry_count=retries - 1)
+                return answer
+            journal.add_event(attempt, EventKind.SMTP_TEMPORANEO, smtp_code=answer.code, detail=answer.detail, retry_count=retries)
+            delay = min(o.backoff_base * (2 ** (retries - 1)), o.backoff_max)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not self.should_stop():
+                time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+
+    def outcome(self, login_refused, write_error, stopped, in_doubt) -> SendOutcome:
+        report, journal = self.plan.report, self.journal
+        views = journal.row_views()
+        number_of = {r.id_invio: r.number for r in report.rows if r.id_invio}
+        number_of.update({entry.row_id: number for number, entry in self.plan.adopted.items()})
+        counts: dict[str, int] = {}
+        failed: list[dict] = []
+        for row_id, view in views.items():
+            counts[view.status.stato] = counts.get(view.status.stato, 0) + 1
+            if view.status.stato in FAILED_STATUSES or view.status.stato == INCERTO:
+                failed.append({"row": number_of.get(row_id, view.row_number), "id": row_id,
+                               "status": view.status.stato, "detail": view.status.dettaglio})
+        for row in report.rows:
+            if not row.ok and not row.id_invio:
+                counts[c.ST_INVALID] = counts.get(c.ST_INVALID, 0) + 1
+        failed.sort(key=lambda f: (f["row"] or 0))
+        return SendOutcome(self.plan.campaign_id, counts, failed, self.sent_now, stopped, login_refused, write_error, in_doubt)

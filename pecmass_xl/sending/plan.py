@@ -1,0 +1,100 @@
+"""What a send will do, decided before anything leaves: which rows, re-adoptions, pace, time.
+
+Pure reading: the journal and the ledger are consulted, nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pecmass_xl.campaign_files import open_journal, open_ledger
+from pecmass_xl.checks import CheckReport, PreparedRow, run_checks
+from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
+from pecmass_xl.journal.store import RESEND_CHOICES
+from pecmass_xl.presets import LEGALMAIL_NOTICE
+from pecmass_xl.problems import Problem
+from pecmass_xl.settings import Settings
+from pecmass_xl.workbook_file import FileWorkbook
+
+LEGALMAIL_MAX_PACE = 6
+
+
+@dataclass
+class SendPlan:
+    book: object  # FileWorkbook or the Excel adapter: read() / write()
+    report: CheckReport
+    settings: Settings
+    campaign_id: str
+    campaign_is_new: bool
+    due: list[PreparedRow] = field(default_factory=list)
+    adopted: dict[int, LedgerEntry] = field(default_factory=dict)  # row number -> earlier hand-over
+    elsewhere: dict[int, LedgerEntry] = field(default_factory=dict)  # same content sent by another campaign
+    invalid: list[PreparedRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notice: str | None = None  # provider contract notice to acknowledge once per mailbox
+
+    @property
+    def blocking(self) -> list[Problem]:
+        return self.report.blocking
+
+    @property
+    def estimated_seconds(self) -> float:
+        pace = self.settings.pace_per_minute
+        return len(self.due) * (60.0 / pace if pace else 0.05)
+
+
+def draft_hash(row: PreparedRow) -> str:
+    d = row.draft
+    return content_hash(d.to, d.subject, d.text, [(a.name, a.path) for a in d.attachments])
+
+
+def plan_send(book: FileWorkbook, resend: frozenset[str] = frozenset(), limit: int | None = None) -> SendPlan:
+    unknown = set(resend) - set(RESEND_CHOICES)
+    if unknown:
+        raise ValueError(f"unknown resend group(s): {sorted(unknown)}")
+    report = run_checks(book.read())
+    settings = report.settings
+    campaign = report.sheet.campaign_id
+    plan = SendPlan(book, report, settings, campaign or new_campaign_id(), not campaign)
+    if plan.blocking:
+        return plan
+    plan.invalid = [r for r in report.rows if not r.ok]
+    valid = [r for r in report.rows if r.ok]
+    with open_journal(plan.campaign_id) as journal, open_ledger(settings) as ledger:
+        with_id = [r for r in valid if r.id_invio]
+        due_ids = set(journal.rows_to_send([r.id_invio for r in with_id], resend=resend))
+        taken = {r.id_invio for r in report.rows if r.id_invio}
+        for row in valid:
+            if row.id_invio:
+                if row.id_invio in due_ids:
+                    plan.due.append(row)
+                continue
+            digest = draft_hash(row)
+            if "sent" not in resend:
+                earlier = ledger.readoption_candidate(settings.mailbox, digest, plan.campaign_id, taken)
+                if earlier is not None:
+                    plan.adopted[row.number] = earlier
+                    taken.add(earlier.row_id)
+                    continue
+                other = ledger.find_by_content_hash(settings.mailbox, digest)
+                if other:
+                    plan.elsewhere[row.number] = other[0]
+                    continue
+            plan.due.append(row)
+    if limit is not None:
+        plan.due = plan.due[: max(limit, 0)]
+    preset = settings.preset
+    if preset is not None and preset.name == "Legalmail":
+        plan.notice = LEGALMAIL_NOTICE
+        if settings.pace_per_minute == 0 or settings.pace_per_minute > LEGALMAIL_MAX_PACE:
+            plan.warnings.append(
+                f"Ritmo impostato a {settings.pace_per_minute or 'nessun limite'} messaggi al minuto: Legalmail ne consente "
+                f"{LEGALMAIL_MAX_PACE}; oltre, il server risponde «Too much traffic» e l'invio rallenta."
+            )
+    for number, entry in plan.elsewhere.items():
+        plan.warnings.append(
+            f"Riga {number}: lo stesso messaggio allo stesso destinatario è già stato consegnato al gestore "
+            f"il {entry.recorded_at:%d/%m/%Y} (campagna {entry.campaign_id}): non viene inviato di nuovo "
+            "(usate --resend sent per un secondo invio voluto)."
+        )
+    return plan

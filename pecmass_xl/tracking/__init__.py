@@ -1,0 +1,1 @@
+"""Following sent PECs to their outcome: receipts turned into journal events and archived proof."""
