@@ -257,6 +257,7 @@ def system_actalis_roots() -> list[x509.Certificate]:
 
 
 _thread_state = threading.local()
+_DEFAULT = object()
 
 
 def _run(coro):
@@ -277,16 +278,18 @@ class SignatureVerifier:
 
     `trust_roots`: None for the PEC providers' anchor (Actalis root, path through AgID CA1), or
     PEM/DER certificate bytes, a file path, or a list of them (e.g. the sandbox CA), in which case
-    any path to one of those roots is accepted.
+    any path to one of those roots is accepted. `require_intermediate_cn`: the common name of a CA
+    the path must pass through (default "AgID CA1" with the default anchor, none otherwise).
     """
 
-    def __init__(self, trust_roots: object | None = None):
+    def __init__(self, trust_roots: object | None = None, *, require_intermediate_cn: object = _DEFAULT):
         if trust_roots is None:
             self._roots = system_actalis_roots()
-            self._required_intermediate: str | None = PEC_INTERMEDIATE_CN
         else:
             self._roots = load_trust_roots(trust_roots)
-            self._required_intermediate = None
+        if require_intermediate_cn is _DEFAULT:
+            require_intermediate_cn = PEC_INTERMEDIATE_CN if trust_roots is None else None
+        self._required_intermediate: str | None = require_intermediate_cn  # type: ignore[assignment]
         self._chains: dict[tuple, _ChainOk | _ChainBad] = {}
         self._signers: dict[bytes, _SignerFacts] = {}
         self._lock = threading.Lock()

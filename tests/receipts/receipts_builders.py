@@ -261,18 +261,27 @@ def make_p7s(
     extra_certs: tuple[Identity, ...] = (),
     digest: str = "sha256",
     message_digest: bytes | None = None,
+    claimed_signing_time: datetime | None = None,
 ) -> bytes:
-    """A detached CMS SignedData over `content` with contentType, signingTime and messageDigest."""
+    """A detached CMS SignedData over `content` with contentType, signingTime and messageDigest.
+
+    `message_digest` forges the digest; `claimed_signing_time` puts another time in the attributes
+    than the one that was signed (a forged signingTime).
+    """
     signing_time = signing_time or datetime.now(timezone.utc).replace(microsecond=0)
-    attrs = cms.CMSAttributes([
-        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-        cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]}),
-        cms.CMSAttribute({
-            "type": "message_digest",
-            "values": [message_digest or hashlib.new(digest, content).digest()],
-        }),
-    ])
-    to_sign = attrs.dump()
+
+    def attributes(moment: datetime) -> cms.CMSAttributes:
+        return cms.CMSAttributes([
+            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": moment})]}),
+            cms.CMSAttribute({
+                "type": "message_digest",
+                "values": [message_digest or hashlib.new(digest, content).digest()],
+            }),
+        ])
+
+    to_sign = attributes(signing_time).dump()
+    attrs = attributes(claimed_signing_time or signing_time)
     hash_cls = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}[digest]
     if isinstance(signer.key, rsa.RSAPrivateKey):
         signature = signer.key.sign(to_sign, padding.PKCS1v15(), hash_cls())
@@ -389,3 +398,32 @@ def anomaly_envelope(inner: bytes, *, date: str = "Sat, 19 Sep 2026 15:42:01 +02
         "Anomalia nel messaggio: il messaggio originale e' incluso in allegato.\r\n"
         "--ANOB\r\nContent-Type: message/rfc822\r\n\r\n"
     ).encode("utf-8") + inner + b"\r\n--ANOB--\r\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tampering helpers
+
+
+def signature_der(raw: bytes) -> bytes:
+    """The DER of the detached signature of a signed message."""
+    from pecmass_xl.receipts.rawmime import decode_body, find_signed_entity, parse_headers, split_head_body
+
+    _, part = find_signed_entity(raw)
+    head, body = split_head_body(part)
+    return decode_body(body, parse_headers(head).get("content-transfer-encoding") or "base64")
+
+
+def replace_signature(raw: bytes, der: bytes) -> bytes:
+    """The same message with another detached signature (base64, CRLF lines)."""
+    from pecmass_xl.receipts.rawmime import find_signed_entity, split_head_body
+
+    _, part = find_signed_entity(raw)
+    _, body = split_head_body(part)
+    newline = b"\r\n" if b"\r\n" in body else b"\n"
+    return raw.replace(body.rstrip(b"\r\n"), _b64_lines(der).replace(b"\r\n", newline), 1)
+
+
+def signed_part(raw: bytes) -> bytes:
+    from pecmass_xl.receipts.rawmime import find_signed_entity
+
+    return find_signed_entity(raw)[0]
