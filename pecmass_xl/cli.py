@@ -19,6 +19,7 @@ from pecmass_xl.logging_setup import configure_logging
 COMMAND_MODULES = [
     "pecmass_xl.commands.workbook",
     "pecmass_xl.commands.send",
+    "pecmass_xl.commands.receipts",
     "pecmass_xl.commands.sandbox",
     "pecmass_xl.commands.excel",
 ]

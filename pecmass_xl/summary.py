@@ -21,6 +21,14 @@ class Summary:
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(microsecond=0))
 
 
+def _local(moment: dt.datetime) -> dt.datetime:
+    """Aware times as Italian local time, the naive form Excel cells hold."""
+    if moment.tzinfo is None:
+        return moment
+    from zoneinfo import ZoneInfo
+    return moment.astimezone(ZoneInfo("Europe/Rome")).replace(tzinfo=None)
+
+
 def write_summary(wb, summary: Summary) -> None:
     if c.SHEET_SUMMARY in wb.sheetnames:
         index = wb.sheetnames.index(c.SHEET_SUMMARY)
@@ -35,7 +43,7 @@ def write_summary(wb, summary: Summary) -> None:
     ws["A3"] = "Campagna"
     ws["B3"] = summary.campaign_id or "—"
     ws["A4"] = "Ultimo aggiornamento ricevute"
-    ws["B4"] = summary.last_sync.replace(tzinfo=None) if summary.last_sync else "mai"
+    ws["B4"] = _local(summary.last_sync) if summary.last_sync else "mai"
     if summary.last_sync:
         ws["B4"].number_format = styles.DATE_TIME_FORMAT
     ws["A6"], ws["B6"] = "Stato invio", "Righe"

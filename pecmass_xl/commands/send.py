@@ -114,19 +114,24 @@ class TerminalReporter(Reporter):
 
 def _confirm_send(plan, args) -> bool:
     s = plan.settings
+    out = sys.stderr if args.json else sys.stdout
+
+    def say(text: str) -> None:  # --json keeps stdout for the one JSON document
+        print(text, file=out)
+
     minutes = plan.estimated_seconds / 60
     pace = f"{s.pace_per_minute} al minuto" if s.pace_per_minute else "senza limite di ritmo"
-    print(f"Da inviare: {len(plan.due)} PEC da {s.mailbox} (gestore {s.provider}), {pace}, durata stimata {minutes:.1f} minuti.")
+    say(f"Da inviare: {len(plan.due)} PEC da {s.mailbox} (gestore {s.provider}), {pace}, durata stimata {minutes:.1f} minuti.")
     if plan.adopted:
-        print(f"{len(plan.adopted)} righe riconosciute come già inviate (ID invio ripristinato, nessun nuovo invio).")
+        say(f"{len(plan.adopted)} righe riconosciute come già inviate (ID invio ripristinato, nessun nuovo invio).")
     if plan.invalid:
-        print(f"{len(plan.invalid)} righe con errori non saranno inviate (pecmass check per i dettagli).")
+        say(f"{len(plan.invalid)} righe con errori non saranno inviate (pecmass check per i dettagli).")
     for warning in plan.warnings:
-        print(f"Avviso: {warning}")
+        say(f"Avviso: {warning}")
     if plan.notice:
         with open_ledger(s) as ledger:
             if not ledger.is_acknowledged(s.mailbox, LEGALMAIL_NOTICE_KEY):
-                print(f"\n{plan.notice}\n")
+                say(f"\n{plan.notice}\n")
                 if not (args.yes or ask_yes_no("Avete letto l'avviso e confermate?")):
                     return False
                 ledger.acknowledge(s.mailbox, LEGALMAIL_NOTICE_KEY)

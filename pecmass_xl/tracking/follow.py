@@ -1,0 +1,108 @@
+"""The `Aggiorna ricevute` use case: sync the mailbox, rewrite the sheet from the journal; with
+`follow`, keep polling until every row is final (bounded), watching non-PEC rows for bounces."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pecmass_xl.campaign_files import campaign_archive, open_journal, open_usage
+from pecmass_xl.checks import run_checks
+from pecmass_xl.errors import CannotRun
+from pecmass_xl.journal import Journal
+from pecmass_xl.journal.status import ACCETTATO_NON_PEC
+from pecmass_xl.sending.engine import STOP_META, WORKER_META
+from pecmass_xl.sending.results import journal_summary, journal_update
+from pecmass_xl.tracking.sync import SyncResult, sync_receipts
+
+
+@dataclass
+class FollowOptions:
+    follow: bool = False
+    poll_seconds: float = 60.0
+    max_seconds: float = 30 * 3600.0
+    bounce_window: float = 2 * 3600.0  # keep watching `Accettato (non PEC)` rows this long
+
+
+@dataclass
+class ReceiptsOutcome:
+    campaign_id: str
+    counts: dict[str, int]
+    sync: SyncResult
+    rounds: int = 0
+    pending: int = 0
+    write_error: str | None = None
+    anomalies: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"campaign": self.campaign_id, "counts": self.counts, "pending": self.pending,
+                "scanned": self.sync.scanned, "recorded": self.sync.recorded, "anomalies": self.anomalies}
+
+
+def pending_rows(journal: Journal, bounce_window: float, now: dt.datetime | None = None) -> int:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    pending = 0
+    for view in journal.row_views().values():
+        status = view.status
+        if view.attempt is None:
+            continue
+        if not status.final and status.handed_over:
+            pending += 1
+        elif status.stato == ACCETTATO_NON_PEC and status.accettata_il is not None:
+            if (now - status.accettata_il).total_seconds() < bounce_window:
+                pending += 1
+    return pending
+
+
+def update_receipts(book, password: str, options: FollowOptions | None = None,
+                    should_stop: Callable[[], bool] | None = None,
+                    on_round: Callable[[ReceiptsOutcome], None] | None = None) -> ReceiptsOutcome:
+    options = options or FollowOptions()
+    report = run_checks(book.read())
+    settings = report.settings
+    campaign = report.sheet.campaign_id
+    if not campaign:
+        raise CannotRun("Questa cartella di lavoro non ha ancora inviato nulla: nessuna ricevuta da cercare.")
+    archive_root = campaign_archive(Path(book.path), settings)
+    started = time.monotonic()
+    total = SyncResult()
+    with open_journal(campaign) as journal, open_usage(settings) as usage:
+        def stop() -> bool:
+            return bool(should_stop and should_stop()) or journal.get_meta(STOP_META) == "1"
+
+        rounds = 0
+        while True:
+            rounds += 1
+            result = sync_receipts(journal, settings, password, archive_root, stop)
+            total.scanned += result.scanned
+            total.downloaded += result.downloaded
+            total.recorded += result.recorded
+            total.duplicates += result.duplicates
+            write_error = None
+            try:
+                update = journal_update(journal, report, archive_root)
+                summary = journal_summary(journal, usage, settings.mailbox, report, set(update.by_id))
+                book.write(update, summary, confirm_lossy=lambda _l: True)
+            except CannotRun as exc:
+                write_error = str(exc)
+            pending = pending_rows(journal, options.bounce_window)
+            outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
+            outcome.anomalies = [
+                {"id": row_id, "status": v.status.stato, "detail": v.status.dettaglio, "signature": v.status.firma}
+                for row_id, v in journal.row_views().items()
+                if v.status.stato in ("Mancata consegna", "Non accettato", "Rifiutato", "Incerto", "Ritardo")
+                or v.status.firma == "non verificata"
+            ]
+            if on_round:
+                on_round(outcome)
+            if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
+                if stop():
+                    journal.set_meta(STOP_META, None)
+                journal.set_meta(WORKER_META, None)
+                return outcome
+            deadline = time.monotonic() + options.poll_seconds
+            while time.monotonic() < deadline and not stop():
+                time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))

@@ -1,0 +1,106 @@
+"""Reading the sender's mailbox for receipts (issue 5): read-only, incremental, headers first.
+
+Per folder the journal keeps (UIDVALIDITY, last UID): a run with nothing new asks the server for
+one EXAMINE and stops. Only messages quoting one of this campaign's Message-IDs, and anomaly
+envelopes (which may hide a bounce), are downloaded whole. A dropped connection loses nothing:
+the cursor only moves after the receipts before it are in the journal, and receipts are
+deduplicated by their own Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email import policy
+from pathlib import Path
+
+from pecmass_xl.journal import Journal
+from pecmass_xl.mailserver.imap_session import ImapSession
+from pecmass_xl.receipts.parse import normalize_message_id
+from pecmass_xl.settings import Settings
+from pecmass_xl.tracking.ingest import ingest
+from pecmass_xl.tracking.trust import verifier_for
+
+log = logging.getLogger("pecmass.receipts")
+HEADER_NAMES = ("X-Riferimento-Message-ID", "X-Ricevuta", "X-Trasporto", "Message-ID")
+BATCH = 500
+_parser = BytesHeaderParser(policy=policy.compat32)
+
+
+@dataclass
+class SyncResult:
+    scanned: int = 0
+    downloaded: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    folders: dict[str, int] = field(default_factory=dict)  # folder -> messages scanned
+    reset_folders: list[str] = field(default_factory=list)  # UIDVALIDITY changed: read again
+
+
+def _wanted(headers: bytes, ours: set[str], journal: Journal) -> bool:
+    msg = _parser.parsebytes(headers)
+    transport = (msg.get("X-Trasporto") or "").strip().lower()
+    if transport == "errore":
+        own_id = normalize_message_id(msg.get("Message-ID"))
+        return not (own_id and journal.has_receipt(own_id))
+    if transport:
+        return False  # transport envelopes are never receipts (DESIGN §5.7)
+    reference = normalize_message_id(msg.get("X-Riferimento-Message-ID"))
+    if not reference or reference not in ours:
+        return False
+    own_id = normalize_message_id(msg.get("Message-ID"))
+    return not (own_id and journal.has_receipt(own_id))
+
+
+def sync_folder(session: ImapSession, journal: Journal, folder: str, settings: Settings, archive_root: Path,
+                result: SyncResult, should_stop: Callable[[], bool] | None = None) -> None:
+    info = session.examine(folder)
+    uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+    uidnext = int(info.get(b"UIDNEXT", 0) or 0)
+    state = journal.sync_state(folder)
+    start = 1
+    if state is not None:
+        if state.uidvalidity == uidvalidity:
+            start = state.last_uid + 1
+        else:
+            result.reset_folders.append(folder)  # the server renumbered: read it all again (dedup keeps it safe)
+    if uidnext and start >= uidnext:
+        journal.set_sync_state(folder, uidvalidity, start - 1)
+        result.folders[folder] = 0
+        return
+    uids = sorted(session.uids_from(start))
+    ours = journal.message_ids()
+    verifier = verifier_for(settings)
+    scanned = 0
+    for index in range(0, len(uids), BATCH):
+        if should_stop and should_stop():
+            break
+        batch = uids[index:index + BATCH]
+        headers = session.fetch_headers(batch, HEADER_NAMES)
+        wanted = [uid for uid in batch if _wanted(headers.get(uid, b""), ours, journal)]
+        raws = session.fetch_raw(wanted)
+        with journal.batch():
+            for uid in sorted(raws):
+                result.downloaded += 1
+                recorded = ingest(journal, raws[uid], verifier, archive_root)
+                if recorded is not None:
+                    if recorded.new:
+                        result.recorded += 1
+                    else:
+                        result.duplicates += 1
+            journal.set_sync_state(folder, uidvalidity, batch[-1])
+        scanned += len(batch)
+    result.scanned += scanned
+    result.folders[folder] = scanned
+
+
+def sync_receipts(journal: Journal, settings: Settings, password: str, archive_root: Path,
+                  should_stop: Callable[[], bool] | None = None) -> SyncResult:
+    result = SyncResult()
+    with ImapSession(settings, password).connect() as session:
+        for folder in settings.receipt_folders:
+            sync_folder(session, journal, folder, settings, archive_root, result, should_stop)
+    log.info("sync scanned=%d downloaded=%d recorded=%d", result.scanned, result.downloaded, result.recorded)
+    return result
