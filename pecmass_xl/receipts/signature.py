@@ -256,19 +256,19 @@ def system_actalis_roots() -> list[x509.Certificate]:
 # The verifier
 
 
-_thread_state = threading.local()
 _DEFAULT = object()
 
 
 def _run(coro):
-    """Run a coroutine to completion from synchronous code, also when a loop already runs here."""
+    """Run a coroutine to completion from synchronous code, also when a loop already runs here.
+
+    Only chain validations that miss the memo get here, so a fresh event loop per call is cheap
+    enough and leaves nothing open behind.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        loop = getattr(_thread_state, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = _thread_state.loop = asyncio.new_event_loop()
-        return loop.run_until_complete(coro)
+        return asyncio.run(coro)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
 
@@ -452,22 +452,27 @@ class SignatureVerifier:
         memo = self._chains.get(key)
         cached = memo is not None
         if memo is None:
-            memo = self._validate_chain(cert, certs, moment)
-            if memo is not None:
-                with self._lock:
-                    if len(self._chains) >= CACHE_LIMIT:
-                        self._chains.clear()
-                    self._chains[key] = memo
+            memo = self._validate_chain(cert, certs, moment)  # raises on time-dependent failures
+            with self._lock:
+                if len(self._chains) >= CACHE_LIMIT:
+                    self._chains.clear()
+                self._chains[key] = memo
         if isinstance(memo, _ChainBad):
             raise _Failure(STATUS_NOT_VERIFIED, memo.reason)
-        if memo is None:  # time-dependent failure, already raised inside _validate_chain
-            raise _Failure(STATUS_NOT_VERIFIED, "catena di certificati non valida")
-        # The time check is never memoised: every receipt's signing time must sit in the window.
-        if moment < memo.not_before - TIME_TOLERANCE:
+        # The time check is never memoised: every receipt's signing time must sit in the window of
+        # the memoised path. Outside it, validate again at that moment: another path (a renewed
+        # intermediate carried in the same CMS) may be valid then, else the precise error is raised.
+        if memo.not_before - TIME_TOLERANCE <= moment <= memo.not_after + TIME_TOLERANCE:
+            return cached
+        if cached:
+            other = self._validate_chain(cert, certs, moment)
+            if isinstance(other, _ChainBad):
+                raise _Failure(STATUS_NOT_VERIFIED, other.reason)
+            if other.not_before - TIME_TOLERANCE <= moment <= other.not_after + TIME_TOLERANCE:
+                return False
+        if moment < memo.not_before:
             raise _Failure(STATUS_NOT_VERIFIED, "certificato non ancora valido alla data della firma")
-        if moment > memo.not_after + TIME_TOLERANCE:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato scaduto alla data della firma")
-        return cached
+        raise _Failure(STATUS_NOT_VERIFIED, "certificato scaduto alla data della firma")
 
     def _validate_chain(self, cert, certs, moment) -> _ChainOk | _ChainBad | None:
         from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -498,10 +503,9 @@ class SignatureVerifier:
         except (ValueError, TypeError, KeyError):
             return _ChainBad("catena di certificati illeggibile")
 
-        chain = list(path.iter_certs(include_root=True))
+        chain = list(path.iter_certs(include_root=True))  # root first, the signer last
         if self._required_intermediate is not None:
-            issuers = chain[:-1] if chain and chain[-1] is cert else chain
-            if not any(_common_name(c) == self._required_intermediate for c in issuers if c is not cert):
+            if not any(_common_name(c) == self._required_intermediate for c in chain[:-1]):
                 return _ChainBad("certificato non emesso dall'autorità dei gestori PEC")
         return _ChainOk(
             not_before=max(c.not_valid_before for c in chain),
