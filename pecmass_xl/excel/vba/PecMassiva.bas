@@ -188,6 +188,7 @@ Private Function IsResultHeader(ByVal header As String) As Boolean
     IsResultHeader = InStr(1, RESULT_HEADERS, "|" & header & "|", vbBinaryCompare) > 0
 End Function
 
+'Appends the placeholder of `header` to the text of the active cell (a space apart).
 Private Sub InsertPlaceholder(ByVal header As String)
     Dim target As Object
     Dim current As Variant
@@ -210,7 +211,11 @@ Private Sub InsertPlaceholder(ByVal header As String)
     If IsEmpty(current) Then
         newText = PlaceholderFor(header)
     ElseIf VarType(current) = vbString Then
-        newText = current & PlaceholderFor(header)
+        newText = current
+        If Len(newText) > 0 And InStr(1, " " & vbLf & vbCr & vbTab, Right$(newText, 1)) = 0 Then
+            newText = newText & " "
+        End If
+        newText = newText & PlaceholderFor(header)
     Else
         MsgBox Accenti("La cella selezionata contiene un numero o una data: scegli una cella di testo."), _
             vbExclamation, APP_TITLE
