@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from xml.etree.ElementTree import Element, ParseError
 
@@ -17,7 +18,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 # Real daticert files are a few kilobytes; anything far larger is not a daticert worth parsing.
-MAX_DATICERT_BYTES = 1_000_000
+MAX_DATICERT_BYTES = 64_000
 
 _ZONA = re.compile(r"^\s*([+-])?(\d{1,2}):?(\d{2})\s*$")
 _GIORNO = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
@@ -112,11 +113,23 @@ def _trim(raw: bytes) -> bytes:
 def parse_daticert(raw: bytes) -> tuple[Daticert | None, list[str]]:
     """Parse `daticert.xml` bytes. Never raises: returns (None, problems) when it cannot be read.
 
-    Problems are short Italian sentences meant for the anomaly list.
+    Problems are short Italian sentences meant for the anomaly list. The same bytes are read twice
+    per receipt (parsing, then checking the signed part), hence the small memo.
     """
-    problems: list[str] = []
     if len(raw) > MAX_DATICERT_BYTES:
         return None, ["daticert.xml troppo grande: ignorato"]
+    daticert, problems = _parse_daticert_memo(bytes(raw))
+    return daticert, list(problems)
+
+
+@lru_cache(maxsize=128)
+def _parse_daticert_memo(raw: bytes) -> tuple[Daticert | None, tuple[str, ...]]:
+    daticert, problems = _parse_daticert(raw)
+    return daticert, tuple(problems)
+
+
+def _parse_daticert(raw: bytes) -> tuple[Daticert | None, list[str]]:
+    problems: list[str] = []
     try:
         root = SafeET.fromstring(_trim(raw))
     except DefusedXmlException:

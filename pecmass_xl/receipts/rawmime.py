@@ -80,9 +80,9 @@ def split_head_body(entity: bytes) -> tuple[bytes, bytes]:
         return b"", entity[2:]
     if entity.startswith(b"\n"):
         return b"", entity[1:]
-    index = entity.find(b"\n\n")
     crlf = entity.find(b"\n\r\n")
-    if crlf >= 0 and (index < 0 or crlf < index):
+    index = entity.find(b"\n\n", 0, crlf if crlf >= 0 else len(entity))  # only before the CRLF one
+    if crlf >= 0 and index < 0:
         head_end, body_start = crlf, crlf + 3
     elif index >= 0:
         head_end, body_start = index, index + 2
@@ -226,4 +226,4 @@ def decode_body(body: bytes, transfer_encoding: str | None) -> bytes:
 
 def to_crlf(data: bytes) -> bytes:
     """Canonical S/MIME line endings: every bare LF becomes CRLF."""
-    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
