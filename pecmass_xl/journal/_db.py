@@ -126,6 +126,12 @@ class Database:
                 if durable:
                     self._conn.execute("PRAGMA synchronous = NORMAL")
 
+    @contextmanager
+    def locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for this thread only, while a cursor is consumed (e.g. streamed reads)."""
+        with self._lock:
+            yield self._conn
+
     def read(self, sql: str, params: Sequence[object] | dict = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from operator import attrgetter
+from typing import Iterable, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
 # --- Stato invio (exact Italian text of the sheet) ---------------------------------------------
@@ -118,11 +119,11 @@ FINAL_TIMEOUT_ERROR_PREFIX = "5.4.1"
 _ITALY = ZoneInfo("Europe/Rome")
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One thing that happened to an attempt. `event_time` is timezone-aware (UTC in the journal).
 
-    `seq` orders events recorded at the same time (the journal's insertion order).
+    `seq` orders events recorded at the same time (the journal's insertion order). A NamedTuple:
+    the journal builds one per event when it derives a whole campaign, so it must be cheap.
     """
 
     kind: str
@@ -139,7 +140,7 @@ class Event:
     seq: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DerivedStatus:
     """What the result columns show for one attempt (dates are aware datetimes, UTC)."""
 
@@ -262,11 +263,14 @@ def _esito(stato: str, event: Event) -> str:
     return given if given in ESITI else ESITO_ALTRO
 
 
+_CHRONOLOGICAL = attrgetter("event_time", "seq")
+
+
 def dedupe_events(events: Iterable[Event]) -> list[Event]:
     """Events in chronological order, each receipt once (same receipt Message-ID = same receipt)."""
     seen: set[str] = set()
     unique: list[Event] = []
-    for event in sorted(events, key=lambda e: (e.event_time, e.seq)):
+    for event in sorted(events, key=_CHRONOLOGICAL):
         key = event.receipt_message_id
         if key is not None and event.kind in RECEIPT_KINDS:
             if key in seen:
@@ -276,9 +280,16 @@ def dedupe_events(events: Iterable[Event]) -> list[Event]:
     return unique
 
 
-def _earliest(events: Sequence[Event], kinds: Iterable[str]) -> datetime | None:
-    wanted = set(kinds)
-    times = [e.event_time for e in events if e.kind in wanted]
+def _first_times(events: Sequence[Event]) -> dict[str, datetime]:
+    """Earliest time of each event kind (events are chronological, so the first one seen)."""
+    first: dict[str, datetime] = {}
+    for event in events:
+        first.setdefault(event.kind, event.event_time)
+    return first
+
+
+def _earliest(first: dict[str, datetime], *kinds: str) -> datetime | None:
+    times = [first[kind] for kind in kinds if kind in first]
     return min(times) if times else None
 
 
@@ -307,8 +318,9 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
     if not ordered:
         return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
 
-    accepted_at = _earliest(ordered, (EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO))
-    sent_at = _earliest(ordered, (EventKind.SMTP_INVIATO,))
+    first = _first_times(ordered)
+    accepted_at = _earliest(first, EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO)
+    sent_at = first.get(EventKind.SMTP_INVIATO)
     reference = accepted_at or sent_at or committed_at
     final_notices = _final_notices(ordered, reference)
 
@@ -326,13 +338,12 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
     if best_event is None:
         return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
 
-    receipts_seen = any(e.kind in RECEIPT_KINDS for e in ordered)
     inviata_il = sent_at
-    if inviata_il is None and receipts_seen:
+    if inviata_il is None and not RECEIPT_KINDS.isdisjoint(first):
         # Handed over but the 250 was never recorded (in doubt, then a receipt came).
         inviata_il = (
-            _earliest(ordered, (EventKind.SMTP_IN_DUBBIO,))  # end of DATA: the actual hand-over
-            or _earliest(ordered, (EventKind.IN_INVIO,))
+            first.get(EventKind.SMTP_IN_DUBBIO)  # end of DATA: the actual hand-over
+            or first.get(EventKind.IN_INVIO)
             or committed_at
         )
 
@@ -346,7 +357,7 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
         dettaglio=_dettaglio(best_status, best_event),
         inviata_il=inviata_il,
         accettata_il=accepted_at,
-        consegnata_il=_earliest(ordered, (EventKind.AVVENUTA_CONSEGNA,)),
+        consegnata_il=first.get(EventKind.AVVENUTA_CONSEGNA),
         firma=firma,
         winning_kind=best_event.kind,
         unverified_receipts=tuple(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from itertools import groupby
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,7 +109,7 @@ class AttemptPending(RuntimeError):
     in-doubt attempts must be resolved first, or the PEC could leave twice)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CampaignInfo:
     campaign_id: str
     created_at: datetime
@@ -117,7 +118,7 @@ class CampaignInfo:
     workbook_path: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One hand-over (or try) of a row's message; a test send has `row_id` None and kind `test`."""
 
@@ -142,7 +143,7 @@ class Attempt:
         return f"P{self.number}" if self.is_test else str(self.number)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowView:
     """A row as the result columns show it: its latest attempt's derived status."""
 
@@ -171,13 +172,13 @@ class RowView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TestAttemptView:
     attempt: Attempt
     status: DerivedStatus
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SyncState:
     """How far a receipts folder has been read (valid only while UIDVALIDITY is unchanged)."""
 
@@ -215,22 +216,19 @@ def _attempt_from_row(row) -> Attempt:
     )
 
 
+_EVENT_COLUMNS = (
+    "e.kind, e.event_time, e.esito, e.detail, e.smtp_code, e.retry_count, "
+    "COALESCE(e.receipt_message_id, e.dedup_key), e.provider_id, e.signature, e.recipient, e.archive_path, "
+    "e.event_pk, e.attempt_pk"
+)
+"""Columns in `Event` field order (the dedup key stands in for a missing receipt Message-ID, so the
+derivation dedupes those too), then the attempt key."""
+
+_from_iso = datetime.fromisoformat
+
+
 def _event_from_row(row) -> Event:
-    return Event(
-        kind=row["kind"],
-        event_time=from_db_time(row["event_time"]),
-        esito=row["esito"],
-        detail=row["detail"],
-        smtp_code=row["smtp_code"],
-        retry_count=row["retry_count"],
-        # The dedup key stands in for a missing receipt Message-ID, so derivation dedupes too.
-        receipt_message_id=row["receipt_message_id"] or row["dedup_key"],
-        provider_id=row["provider_id"],
-        signature=row["signature"],
-        recipient=row["recipient"],
-        archive_path=row["archive_path"],
-        seq=row["event_pk"],
-    )
+    return Event(row[0], _from_iso(row[1]), *row[2:12])
 
 
 _ATTEMPT_COLUMNS = (
@@ -240,6 +238,10 @@ _ATTEMPT_COLUMNS = (
 _LATEST_NORMAL = (
     "a.kind = 'normal' AND a.number = "
     "(SELECT MAX(b.number) FROM attempts b WHERE b.row_id = a.row_id AND b.kind = 'normal')"
+)
+_LATEST_CTE = (
+    "WITH latest AS (SELECT row_id, MAX(number) AS number, COUNT(*) AS attempt_count "
+    "FROM attempts WHERE kind = 'normal' GROUP BY row_id) "
 )
 
 
@@ -346,16 +348,25 @@ class Journal:
 
     # --- rows -----------------------------------------------------------------------------------
     def row_ids(self) -> list[str]:
-        return [r["row_id"] for r in self._db.read("SELECT row_id FROM rows ORDER BY created_at, row_id")]
+        return [r["row_id"] for r in self._db.read("SELECT row_id FROM rows ORDER BY rowid")]
 
     def has_row(self, row_id: str) -> bool:
         return self._db.read_one("SELECT 1 FROM rows WHERE row_id = ?", (row_id,)) is not None
 
     def new_row_id(self, taken: Iterable[str] = ()) -> str:
         """Mint an `ID invio` unused in this journal and in `taken` (the ids in the sheet)."""
-        used = set(self.row_ids())
-        used.update(taken)
-        return ids.new_row_id(used)
+        return self.new_row_ids(1, taken)[0]
+
+    def new_row_ids(self, count: int, taken: Iterable[str] = ()) -> list[str]:
+        """Mint `count` distinct `ID invio`s unused in this journal and in `taken`."""
+        used = set(taken)
+        minted: list[str] = []
+        while len(minted) < count:
+            candidate = ids.new_row_id(used)
+            used.add(candidate)
+            if not self.has_row(candidate):
+                minted.append(candidate)
+        return minted
 
     def add_row(self, row_id: str, *, recipient: str | None = None, row_number: int | None = None) -> None:
         self.add_rows([(row_id, recipient, row_number)])
@@ -576,12 +587,14 @@ class Journal:
 
     def events(self, attempt: Attempt | str) -> list[Event]:
         pk = self._attempt_pk(attempt)
-        rows = self._db.read("SELECT * FROM events WHERE attempt_pk = ? ORDER BY event_pk", (pk,))
+        rows = self._db.read(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.attempt_pk = ? ORDER BY e.event_pk", (pk,))
         return [_event_from_row(r) for r in rows]
 
     # --- derived status -------------------------------------------------------------------------
     def _derive(self, c, attempt: Attempt) -> DerivedStatus:
-        rows = c.execute("SELECT * FROM events WHERE attempt_pk = ? ORDER BY event_pk", (attempt.pk,)).fetchall()
+        rows = c.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.attempt_pk = ? ORDER BY e.event_pk", (attempt.pk,)
+        ).fetchall()
         return derive_status([_event_from_row(r) for r in rows], committed_at=attempt.committed_at)
 
     def attempt_status(self, attempt: Attempt | str) -> DerivedStatus:
@@ -597,40 +610,48 @@ class Journal:
         return views.get(row_id)
 
     def row_views(self, row_ids: Iterable[str] | None = None) -> dict[str, RowView]:
-        """Every row's view (or those of `row_ids` that the journal knows), in two queries."""
+        """Every row's view (or those of `row_ids` that the journal knows), in sheet-independent order.
+
+        Two queries for the whole campaign; events are streamed attempt by attempt, so memory holds
+        the views, not the events (linear in rows, see the README's figures).
+        """
         wanted = None if row_ids is None else set(row_ids)
-        latest: dict[str, Attempt] = {}
-        for r in self._db.read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a WHERE {_LATEST_NORMAL}"):
-            if wanted is None or r["row_id"] in wanted:
-                latest[r["row_id"]] = _attempt_from_row(r)
-        counts = {
-            r["row_id"]: r["n"]
-            for r in self._db.read("SELECT row_id, COUNT(*) AS n FROM attempts WHERE kind = 'normal' GROUP BY row_id")
-        }
-        events: dict[int, list[Event]] = {}
+        latest: dict[str, tuple] = {}
+        order: list[tuple[str, str | None, int | None]] = []
         for r in self._db.read(
-            f"SELECT e.* FROM events e JOIN attempts a ON a.attempt_pk = e.attempt_pk WHERE {_LATEST_NORMAL} "
-            "ORDER BY e.event_pk"
+            _LATEST_CTE
+            + "SELECT r.row_id, r.recipient AS row_recipient, r.row_number, l.attempt_count, "
+            + _ATTEMPT_COLUMNS
+            + " FROM rows r LEFT JOIN latest l ON l.row_id = r.row_id "
+            "LEFT JOIN attempts a ON a.row_id = l.row_id AND a.number = l.number AND a.kind = 'normal' "
+            "ORDER BY r.rowid"
         ):
-            events.setdefault(r["attempt_pk"], []).append(_event_from_row(r))
-        views: dict[str, RowView] = {}
-        for r in self._db.read("SELECT row_id, recipient, row_number FROM rows ORDER BY created_at, row_id"):
             row_id = r["row_id"]
             if wanted is not None and row_id not in wanted:
                 continue
-            attempt = latest.get(row_id)
+            order.append((row_id, r["row_recipient"], r["row_number"]))
+            if r["attempt_pk"] is not None:
+                latest[row_id] = (_attempt_from_row(r), r["attempt_count"])
+        statuses: dict[int, DerivedStatus] = {}
+        committed = {attempt.pk: attempt.committed_at for attempt, _ in latest.values()}
+        with self._db.locked() as conn:
+            cursor = conn.execute(
+                _LATEST_CTE
+                + f"SELECT {_EVENT_COLUMNS} FROM latest l "
+                "JOIN attempts a ON a.row_id = l.row_id AND a.number = l.number AND a.kind = 'normal' "
+                "JOIN events e ON e.attempt_pk = a.attempt_pk ORDER BY e.attempt_pk, e.event_pk"
+            )
+            for pk, group in groupby(cursor, key=lambda row: row[12]):
+                if pk in committed:
+                    statuses[pk] = derive_status(map(_event_from_row, group), committed_at=committed[pk])
+        views: dict[str, RowView] = {}
+        for row_id, recipient, row_number in order:
+            attempt, count = latest.get(row_id, (None, 0))
             if attempt is None:
                 status = DerivedStatus(stato=DA_INVIARE)
             else:
-                status = derive_status(events.get(attempt.pk, []), committed_at=attempt.committed_at)
-            views[row_id] = RowView(
-                row_id=row_id,
-                row_number=r["row_number"],
-                recipient=r["recipient"],
-                attempt=attempt,
-                attempt_count=counts.get(row_id, 0),
-                status=status,
-            )
+                status = statuses.get(attempt.pk) or derive_status([], committed_at=attempt.committed_at)
+            views[row_id] = RowView(row_id, row_number, recipient, attempt, count, status)
         return views
 
     def status_counts(self) -> dict[str, int]:

@@ -307,3 +307,13 @@ def test_attempt_inside_a_batch_needs_a_durable_batch(journal):
         journal.add_row(row, row_number=5)
     assert journal.latest_attempt(row) == attempt
     assert journal._db._conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # back to NORMAL
+
+
+def test_views_keep_row_and_attempt_recipients_apart(journal):
+    row = journal.new_row_id()
+    journal.add_row(row, recipient="old@pec.it")
+    attempt = send(journal, row, recipient="new@pec.it")
+    view = journal.row_views()[row]
+    assert view.recipient == "old@pec.it"
+    assert view.attempt.recipient == "new@pec.it" == attempt.recipient
+    assert journal.new_row_ids(3, taken=[row]) and len(set(journal.new_row_ids(50))) == 50
