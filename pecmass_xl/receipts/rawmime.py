@@ -81,7 +81,7 @@ def split_head_body(entity: bytes) -> tuple[bytes, bytes]:
     if entity.startswith(b"\n"):
         return b"", entity[1:]
     crlf = entity.find(b"\n\r\n")
-    index = entity.find(b"\n\n", 0, crlf if crlf >= 0 else len(entity))  # only before the CRLF one
+    index = entity.find(b"\n\n", 0, crlf + 2 if crlf >= 0 else len(entity))  # only before the CRLF one
     if crlf >= 0 and index < 0:
         head_end, body_start = crlf, crlf + 3
     elif index >= 0:
