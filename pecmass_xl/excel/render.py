@@ -1,7 +1,7 @@
 """Renders the visible sheets of a workbook to PNG through LibreOffice, to look at the layout.
 
-Used by the tests and to refresh `docs/template.png` (the `Destinatari` page, with `--esempio`
-rows that show the status colours):
+Used by the tests and to refresh `docs/template.png` (the `Destinatari` page, with `--esempio`:
+example rows that show the status colours, columns after `Stato invio` left out):
 
     python -m pecmass_xl.excel.render [--esempio] WORKBOOK OUT_DIR
 
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
 
 SOFFICE_TIMEOUT = 180
 SINGLE_PAGE_PDF = 'pdf:calc_pdf_Export:{"SinglePageSheets":{"type":"boolean","value":"true"}}'
@@ -89,7 +90,7 @@ def _printable_copy(workbook: Path, target: Path,
 
 
 def fill_example_rows(wb: Workbook) -> None:
-    """Example recipients with results in every state colour, for the README picture only."""
+    """Example recipients with results in several state colours, for the README picture only."""
     from pecmass_xl import contract as c
 
     sheet = wb[c.SHEET_LIST]
@@ -111,6 +112,10 @@ def fill_example_rows(wb: Workbook) -> None:
                 cell = sheet.cell(row=2 + offset, column=column, value=example[header])
                 if header == "Importo":
                     cell.number_format = "#,##0.00"
+    # A README-sized picture: the columns after `Stato invio` are left out of the print.
+    last = headers.index(c.COL_STATUS) + 1
+    for column in range(last + 1, len(headers) + 1):
+        sheet.column_dimensions[get_column_letter(column)].hidden = True
 
 
 def main(argv: list[str] | None = None) -> int:
