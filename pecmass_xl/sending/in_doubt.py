@@ -48,6 +48,7 @@ def resolve_in_doubt(journal: Journal, attempts: list[Attempt], settings: Settin
     outcome: dict[str, str] = {}
     pending: list[Attempt] = []
     for attempt in attempts:
+        attempt = journal.attempt_by_message_id(attempt.message_id) or attempt  # fresh: eml_path is set late
         if not attempt.eml_path or not Path(attempt.eml_path).exists():
             journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=NOT_HANDED_OVER)
             outcome[attempt.message_id] = "not-handed-over"
