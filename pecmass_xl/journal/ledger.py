@@ -7,8 +7,10 @@ ledger can: it remembers, per sender mailbox, the hash of each message's normali
 `ID invio` whose content matches an earlier hand-over re-adopts that `ID invio` (and so its status)
 instead of being sent again.
 
-Entries are written durably *before* the hand-over, together with the journal's attempt: a crash
-between the two leaves a ledger entry whose attempt does not exist, which reads as "not sent".
+Entries are written durably *before* the hand-over, right after the journal's attempt (which mints
+the Message-ID). Both commits precede the SMTP hand-over, so a crash between them loses nothing that
+left: the attempt is then resolved as in doubt, and a ledger entry without an attempt in the
+journal reads as "not sent".
 
 The ledger file (`data_dir()/ledger.sqlite`, or inside the sandbox folder for the `Sandbox` preset)
 also holds the usage counters (`usage.py`) and per-mailbox acknowledgements (Legalmail's notice).
