@@ -224,7 +224,7 @@ def system_actalis_roots() -> list[x509.Certificate]:
             data = path.read_bytes()
         except OSError:
             continue
-        if needle not in data and not pem.detect(data):
+        if not pem.detect(data):
             continue
         try:
             ders.extend(der for kind, _, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE")
