@@ -55,6 +55,8 @@ def preserve_macro_parts(src: str | Path, dst: str | Path) -> bool:
     """After an openpyxl save of `src` into `dst`, put back the VBA project and ribbon if lost.
 
     openpyxl (`keep_vba=True`) keeps both today; this guards against a version that does not.
+    It also gives back their code name to sheets that were deleted and re-created under the same
+    name (openpyxl drops it), so that each sheet stays bound to its VBA document module.
     Returns True when `dst` had to be repaired. Other members of `dst` are kept as they are.
     """
     source = _read_members(Path(src).read_bytes())
@@ -77,11 +79,64 @@ def preserve_macro_parts(src: str | Path, dst: str | Path) -> bool:
     if VBA_PART in source and not _declares_macros(target[CONTENT_TYPES]):
         target[CONTENT_TYPES] = _content_types(target[CONTENT_TYPES])
         repaired = True
+    if VBA_PART in source:
+        repaired |= _restore_code_names(source, target)
     if repaired:
         tmp = Path(dst).with_name(Path(dst).name + ".tmp")
         tmp.write_bytes(write_zip(target))
         tmp.replace(dst)
     return repaired
+
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+OFFICE_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_SHEET_PR = re.compile(rb"<(?:\w+:)?sheetPr\b[^>]*?(/?)>")
+_CODE_NAME = re.compile(rb'\bcodeName="([^"]*)"')
+
+
+def _sheet_parts(members: dict[str, bytes]) -> dict[str, str]:
+    """Sheet name -> zip member of its worksheet XML."""
+    workbook = ET.fromstring(members[WORKBOOK])
+    rels = ET.fromstring(members[WORKBOOK_RELS])
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.iter(f"{{{REL_NS}}}Relationship")}
+    parts = {}
+    for sheet in workbook.iter(f"{{{SHEET_NS}}}sheet"):
+        target = targets.get(sheet.get(f"{{{OFFICE_REL_NS}}}id"), "")
+        path = target[1:] if target.startswith("/") else posixpath.normpath("xl/" + target)
+        if path in members:
+            parts[sheet.get("name")] = path
+    return parts
+
+
+def _code_name(sheet_xml: bytes) -> str | None:
+    match = _SHEET_PR.search(sheet_xml)
+    found = _CODE_NAME.search(match.group(0)) if match else None
+    return found.group(1).decode("utf-8") if found else None
+
+
+def _with_code_name(sheet_xml: bytes, code_name: str) -> bytes:
+    attribute = f' codeName="{code_name}"'.encode("utf-8")
+    match = _SHEET_PR.search(sheet_xml)
+    if match:  # add the attribute to the existing <sheetPr>
+        tag = match.group(0)
+        cut = len(tag) - (2 if tag.endswith(b"/>") else 1)
+        return sheet_xml[:match.start()] + tag[:cut] + attribute + tag[cut:] + sheet_xml[match.end():]
+    root = re.search(rb"<(?:\w+:)?worksheet\b[^>]*>", sheet_xml)  # sheetPr is the first child
+    prefix = re.match(rb"<(\w+:)?worksheet", root.group(0)).group(1) or b""
+    element = b"<" + prefix + b"sheetPr" + attribute + b"/>"
+    return sheet_xml[:root.end()] + element + sheet_xml[root.end():]
+
+
+def _restore_code_names(source: dict[str, bytes], target: dict[str, bytes]) -> bool:
+    """Give a sheet of `target` the code name its namesake has in `source`, when it has none."""
+    old_parts, new_parts = _sheet_parts(source), _sheet_parts(target)
+    changed = False
+    for name, part in new_parts.items():
+        wanted = _code_name(source[old_parts[name]]) if name in old_parts else None
+        if wanted and _code_name(target[part]) is None:
+            target[part] = _with_code_name(target[part], wanted)
+            changed = True
+    return changed
 
 
 def write_zip(members: dict[str, bytes]) -> bytes:

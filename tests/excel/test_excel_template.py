@@ -405,3 +405,44 @@ def test_new_xlsm_from_the_template_keeps_macros_and_gets_a_campaign_id(tmp_path
     marker = {row[0].value: row[1].value for row in wb[c.SHEET_MARKER].iter_rows(max_col=2)}
     assert marker[c.MARKER_CAMPAIGN]
     assert {ws.title: ws.sheet_properties.codeName for ws in wb.worksheets} == build.SHEET_CODE_NAMES
+
+
+def test_re_created_sheets_get_their_code_names_back(template_path, tmp_path):
+    """openpyxl drops the code name of a sheet deleted and re-created under the same name."""
+    wb = load_workbook(template_path, keep_vba=True)
+    for title in (c.SHEET_LIST, c.SHEET_SUMMARY):
+        index = wb.sheetnames.index(title)
+        wb.remove(wb[title])
+        wb.create_sheet(title, index)
+    wb.create_sheet("Altro")
+    saved = tmp_path / "ricreata.xlsm"
+    wb.save(saved)
+    assert load_workbook(saved, keep_vba=True)[c.SHEET_SUMMARY].sheet_properties.codeName is None
+    assert preserve_macro_parts(template_path, saved) is True
+    reloaded = load_workbook(saved, keep_vba=True)
+    names = {ws.title: ws.sheet_properties.codeName for ws in reloaded.worksheets}
+    assert names == {**build.SHEET_CODE_NAMES, "Altro": None}
+    assert preserve_macro_parts(template_path, saved) is False
+
+
+def test_code_name_is_added_to_a_sheet_without_sheet_properties():
+    from pecmass_xl.excel.package import _code_name, _with_code_name
+
+    bare = b'<?xml version="1.0"?><worksheet xmlns="x"><sheetData/></worksheet>'
+    prefixed = b'<x:worksheet xmlns:x="x"><x:sheetPr><x:pageSetUpPr/></x:sheetPr></x:worksheet>'
+    assert _code_name(_with_code_name(bare, "Foglio1")) == "Foglio1"
+    assert b'<worksheet xmlns="x"><sheetPr codeName="Foglio1"/><sheetData/>' in _with_code_name(bare, "Foglio1")
+    assert b'<x:sheetPr codeName="F"><x:pageSetUpPr/>' in _with_code_name(prefixed, "F")
+    assert _code_name(b'<worksheet><sheetPr codeName="A"/></worksheet>') == "A"
+
+
+def test_writing_results_and_summary_keeps_every_sheet_bound_to_its_module(tmp_path):
+    from pecmass_xl import usecases
+    from pecmass_xl.summary import Summary
+    from pecmass_xl.workbook_file import FileWorkbook
+
+    path = usecases.new_workbook(tmp_path / "campagna.xlsm")
+    FileWorkbook(path).write(summary=Summary(counts={c.ST_TO_SEND: 1}))
+    wb = load_workbook(path, keep_vba=True)
+    assert {ws.title: ws.sheet_properties.codeName for ws in wb.worksheets} == build.SHEET_CODE_NAMES
+    strict_project(vba_bin(path.read_bytes()))
