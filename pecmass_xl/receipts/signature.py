@@ -39,13 +39,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import load_der_x509_certificate
 
-from pecmass_xl.receipts.rawmime import (
-    decode_body,
-    find_signed_entity,
-    parse_headers,
-    split_head_body,
-    to_crlf,
-)
 from pecmass_xl.receipts.parse import (
     CATEGORY_RECEIPT,
     CATEGORY_TRANSPORT,
@@ -53,6 +46,13 @@ from pecmass_xl.receipts.parse import (
     normalize_message_id,
     parse_message,
     read_daticert,
+)
+from pecmass_xl.receipts.rawmime import (
+    decode_body,
+    find_signed_entity,
+    parse_headers,
+    split_head_body,
+    to_crlf,
 )
 
 STATUS_VERIFIED = "verificata"
@@ -280,6 +280,7 @@ class SignatureVerifier:
     PEM/DER certificate bytes, a file path, or a list of them (e.g. the sandbox CA), in which case
     any path to one of those roots is accepted. `require_intermediate_cn`: the common name of a CA
     the path must pass through (default "AgID CA1" with the default anchor, none otherwise).
+    Unreadable trust roots raise OSError / ValueError here, never later in `verify`.
     """
 
     def __init__(self, trust_roots: object | None = None, *, require_intermediate_cn: object = _DEFAULT):
