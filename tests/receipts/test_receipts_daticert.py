@@ -124,3 +124,24 @@ def test_doctype_without_entities_is_accepted_and_not_fetched():
 def test_malformed_input_gives_a_problem(raw, problem):
     dc, problems = parse_daticert(raw)
     assert problem in problems
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"tipo": "accettazione"},
+        {"tipo": "accettazione", "destinatari": (("a@example.org", "esterno"),)},
+        {"tipo": "avvenuta-consegna", "ricevuta": "completa", "consegna": "b@pec.test"},
+        {"tipo": "errore-consegna", "errore": "no-dest", "consegna": "b@pec.test", "errore_esteso": "5.1.1"},
+        {"tipo": "non-accettazione", "errore": "virus", "errore_esteso": "virus"},
+        {"tipo": "preavviso-errore-consegna", "errore": "altro", "consegna": "b@pec.test"},
+        {"tipo": "posta-certificata", "ricevuta": "sintetica", "msgid": None},
+    ],
+)
+def test_synthetic_daticert_follows_the_dtd(fixtures_dir, kwargs):
+    """The builders used by these tests produce DTD-valid daticert (what real providers send)."""
+    etree = pytest.importorskip("lxml.etree")
+    dtd = etree.DTD(str(fixtures_dir / "pagopa_daticert-xml-schema.dtd"))
+    tipo = kwargs.pop("tipo")
+    document = etree.fromstring(daticert_xml(tipo, **kwargs))
+    assert dtd.validate(document), dtd.error_log.filter_from_errors()
