@@ -358,3 +358,22 @@ def test_usable_from_async_code_and_threads(pki):
     for thread in threads:
         thread.join()
     assert results == [True] * 9
+
+
+@pytest.mark.parametrize("rsa_key", [False, True])
+def test_signatures_made_by_cryptography_pkcs7_builder_verify(pki, rsa_key):
+    """What a sandbox built on cryptography would produce, DER in our MIME or cryptography's S/MIME."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import pkcs7
+    from receipts_builders import top_headers
+
+    signer = pki.leaf(rsa_key=rsa_key)
+    content = signed_content(daticert_xml("avvenuta-consegna", consegna="destinatario@pec.test"))
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(signer.cert, signer.key, hashes.SHA256())
+    options = [pkcs7.PKCS7Options.DetachedSignature]
+    headers = receipt_headers("avvenuta-consegna")
+    ours = wrap_signed(headers, content, builder.sign(serialization.Encoding.DER, options))
+    theirs = top_headers(headers) + builder.sign(serialization.Encoding.SMIME, options)
+    verifier = SignatureVerifier([pki.root.pem])
+    assert verifier.verify(ours).verified
+    assert verifier.verify(theirs).verified
