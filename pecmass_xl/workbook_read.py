@@ -2,13 +2,15 @@
 
 openpyxl's read-only mode sees cached values but neither formulas nor merged cells, so a cheap
 byte scan of the list's sheet XML finds formulas without a cached value and merged header cells;
-it only parses the XML when the scan sees either.
+it only parses the XML when the scan sees either. The same scan finds the last row that holds a
+value, so that rows of formatted empty cells down to row 1,048,576 are never parsed by openpyxl.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import iterparse
 
@@ -50,25 +52,67 @@ def read_label_values(ws) -> tuple[dict[str, object], list[str]]:
     return values, duplicates
 
 
-def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> tuple[bool, list[str]]:
-    """(has formulas, merged ranges) from a chunked byte scan of the sheet part."""
-    has_formula = False
-    merges: list[str] = []
+# A cell with a value, inline text or a formula (`<formula>` of validations does not match).
+_VALUE_MARKERS = (b"<v>", b"<v ", b"<is>", b"<is ", b"<f>", b"<f ")
+_ROW_TAG = b"<row "
+_ROW_NUMBER = re.compile(rb'<row [^>]*?\br="(\d+)"')
+# Shapes the exact markers above would miss: then the last row stays unknown and every row is read.
+_UNUSUAL_MARKUP = re.compile(rb"<(?:v|is|f|row)[\t\r\n]|<row>|<\w+:worksheet[\s>]")
+
+
+@dataclass
+class SheetScan:
+    has_formula: bool = False
+    merges: list[str] = field(default_factory=list)
+    last_value_row: int | None = None  # None: unknown (read every row)
+
+
+def _row_number_before(window: bytes, position: int, current: int | None) -> int | None:
+    """Number of the row whose tag precedes `position` (`current` when it opened in an earlier chunk)."""
+    start = window.rfind(_ROW_TAG, 0, position)
+    if start < 0:
+        return current
+    match = _ROW_NUMBER.match(window, start)
+    return int(match.group(1)) if match else None
+
+
+def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
+    """Formulas, merged ranges and the last row with a value, from a chunked byte scan of the sheet.
+
+    Markup cannot occur inside cell text (`<` is escaped there), so finding `<v>` or `<row ` is exact.
+    Unusual markup (a namespace prefix, rows without attributes) keeps `last_value_row` unknown.
+    """
+    scan = SheetScan()
     tail = b""
+    current_row: int | None = None  # row open at the end of the previous window
+    last_row = 0
+    row_numbers_known = True
     with archive.open(member) as stream:
         while chunk := stream.read(_CHUNK):
             window = tail + chunk
-            if not has_formula and _FORMULA.search(window):
-                has_formula = True
+            if row_numbers_known and _UNUSUAL_MARKUP.search(window):
+                row_numbers_known = False
+            if not scan.has_formula and _FORMULA.search(window):
+                scan.has_formula = True
             for match in _MERGE.finditer(window):
                 ref = match.group(1).decode()
-                if ref not in merges:
-                    merges.append(ref)
+                if ref not in scan.merges:
+                    scan.merges.append(ref)
+            if row_numbers_known:
+                position = max(window.rfind(marker) for marker in _VALUE_MARKERS)
+                if position >= 0:
+                    number = _row_number_before(window, position, current_row)
+                    if number is None:
+                        row_numbers_known = False
+                    else:
+                        last_row = max(last_row, number)
+                current_row = _row_number_before(window, len(window), current_row)
             tail = window[-200:]
-    return has_formula, merges
+    scan.last_value_row = last_row if row_numbers_known else None
+    return scan
 
 
-def _formulas_without_value(archive: zipfile.ZipFile, member: str) -> set[tuple[int, int]]:
+def _formulas_without_value(archive: zipfile.ZipFile, member: str, last_row: int | None) -> set[tuple[int, int]]:
     found: set[tuple[int, int]] = set()
     with archive.open(member) as stream:
         for _event, elem in iterparse(stream, events=("end",)):
@@ -76,6 +120,8 @@ def _formulas_without_value(archive: zipfile.ZipFile, member: str) -> set[tuple[
             if tag != "c":
                 if tag == "row":
                     elem.clear()
+                    if last_row is not None and int(elem.get("r") or 0) >= last_row:
+                        break
                 continue
             children = {child.tag.rsplit("}", 1)[-1]: child for child in elem}
             if "f" in children:
@@ -91,8 +137,9 @@ def _sheet_member(ws) -> str | None:
     return path.lstrip("/") if path else None
 
 
-def read_list(ws) -> tuple[list[Header], list[ListRow]]:
-    rows_iter = ws.iter_rows()
+def read_list(ws, last_row: int | None = None) -> tuple[list[Header], list[ListRow]]:
+    """Headers and non-empty rows; `last_row` (the last row with a value) stops openpyxl early."""
+    rows_iter = ws.iter_rows(max_row=max(last_row, 1)) if last_row is not None else ws.iter_rows()
     headers: list[Header] = []
     for header_row in rows_iter:
         for index, cell in enumerate(header_row, start=1):
@@ -148,14 +195,15 @@ def read_workbook(path: Path) -> SheetData:
         merges: list[str] = []
         if c.SHEET_LIST in wb.sheetnames:
             ws = wb[c.SHEET_LIST]
-            headers, rows = read_list(ws)
             member = _sheet_member(ws)
+            scan = SheetScan()
             if member:
                 with zipfile.ZipFile(path) as archive:
-                    has_formula, all_merges = _scan_sheet_xml(archive, member)
-                    if has_formula:
-                        formulas = _formulas_without_value(archive, member)
-                merges = [ref for ref in all_merges if range_boundaries(ref)[1] == 1]
+                    scan = _scan_sheet_xml(archive, member)
+                    if scan.has_formula:
+                        formulas = _formulas_without_value(archive, member, scan.last_value_row)
+                merges = [ref for ref in scan.merges if range_boundaries(ref)[1] == 1]
+            headers, rows = read_list(ws, scan.last_value_row)
         duplicates: list[tuple[str, str]] = []
         message: dict[str, object] = {}
         settings: dict[str, object] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -107,3 +108,62 @@ def list_values(path: Path) -> list[tuple]:
 def zip_names(path: Path) -> list[str]:
     with zipfile.ZipFile(path) as archive:
         return archive.namelist()
+
+
+def list_member(path: Path) -> str:
+    """The zip member holding the Destinatari sheet (openpyxl writes it as sheet1)."""
+    return "xl/worksheets/sheet1.xml"
+
+
+def rewrite_member(path: Path, member: str, rewrite: Callable[[bytes, object], None]) -> None:
+    """Copy the workbook zip, streaming `member` through `rewrite(data, out_stream)`."""
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == member:
+                with out.open(item.filename, "w", force_zip64=True) as stream:
+                    rewrite(data, stream)
+            else:
+                out.writestr(item, data)
+    tmp.replace(path)
+
+
+def patch_list_xml(path: Path, old: str, new: str) -> None:
+    """Replace a piece of the Destinatari sheet XML (e.g. give a formula a cached value)."""
+    def rewrite(data: bytes, stream) -> None:
+        text = data.decode("utf-8")
+        assert old in text, old
+        stream.write(text.replace(old, new).encode("utf-8"))
+    rewrite_member(path, list_member(path), rewrite)
+
+
+def add_formatted_empty_rows(path: Path, first: int, last: int = 1_048_576, columns: tuple[str, ...] = ("A", "B", "O"),
+                             replace: dict[int, str] | None = None) -> None:
+    """Append rows `first..last` of styled empty cells (what formatting whole rows in Excel leaves).
+
+    Written straight into the sheet XML: openpyxl would take minutes for a million rows.
+    `columns=()` writes formatted rows without cells (`<row s=".." customFormat="1"/>`); `replace`
+    gives the XML of some rows instead (a recipient far below).
+    """
+    replace = replace or {}
+    def rewrite(data: bytes, stream) -> None:
+        text = data.decode("utf-8")
+        text = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:O{last}"/>', text, count=1)
+        head, tail = text.split("</sheetData>", 1)
+        stream.write(head.encode("utf-8"))
+        batch: list[str] = []
+        for r in range(first, last + 1):
+            if r in replace:
+                batch.append(replace[r])
+            elif columns:
+                cells = "".join(f'<c r="{col}{r}" s="1"/>' for col in columns)
+                batch.append(f'<row r="{r}" spans="1:15">{cells}</row>')
+            else:
+                batch.append(f'<row r="{r}" s="1" customFormat="1" ht="15"/>')
+            if len(batch) == 65536:
+                stream.write("".join(batch).encode("ascii"))
+                batch.clear()
+        stream.write("".join(batch).encode("ascii"))
+        stream.write(("</sheetData>" + tail).encode("utf-8"))
+    rewrite_member(path, list_member(path), rewrite)
