@@ -127,10 +127,18 @@ class Database:
                     self._conn.execute("PRAGMA synchronous = NORMAL")
 
     @contextmanager
-    def locked(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for this thread only, while a cursor is consumed (e.g. streamed reads)."""
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that must see one consistent state (a WAL read transaction: writers in
+        other processes go on meanwhile). Inside a write transaction, that transaction is the snapshot."""
         with self._lock:
-            yield self._conn
+            if self._depth:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
 
     def read(self, sql: str, params: Sequence[object] | dict = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -618,23 +618,24 @@ class Journal:
         wanted = None if row_ids is None else set(row_ids)
         latest: dict[str, tuple] = {}
         order: list[tuple[str, str | None, int | None]] = []
-        for r in self._db.read(
-            _LATEST_CTE
-            + "SELECT r.row_id, r.recipient AS row_recipient, r.row_number, l.attempt_count, "
-            + _ATTEMPT_COLUMNS
-            + " FROM rows r LEFT JOIN latest l ON l.row_id = r.row_id "
-            "LEFT JOIN attempts a ON a.row_id = l.row_id AND a.number = l.number AND a.kind = 'normal' "
-            "ORDER BY r.rowid"
-        ):
-            row_id = r["row_id"]
-            if wanted is not None and row_id not in wanted:
-                continue
-            order.append((row_id, r["row_recipient"], r["row_number"]))
-            if r["attempt_pk"] is not None:
-                latest[row_id] = (_attempt_from_row(r), r["attempt_count"])
         statuses: dict[int, DerivedStatus] = {}
-        committed = {attempt.pk: attempt.committed_at for attempt, _ in latest.values()}
-        with self._db.locked() as conn:
+        with self._db.snapshot() as conn:
+            for r in conn.execute(
+                _LATEST_CTE
+                + "SELECT r.row_id, r.recipient AS row_recipient, r.row_number, l.attempt_count, "
+                + _ATTEMPT_COLUMNS
+                + " FROM rows r LEFT JOIN latest l ON l.row_id = r.row_id "
+                "LEFT JOIN attempts a ON a.row_id = l.row_id AND a.number = l.number AND a.kind = 'normal' "
+                "ORDER BY r.rowid"
+            ):
+                row_id = r["row_id"]
+                if wanted is not None and row_id not in wanted:
+                    continue
+                order.append((row_id, r["row_recipient"], r["row_number"]))
+                if r["attempt_pk"] is not None:
+                    latest[row_id] = (_attempt_from_row(r), r["attempt_count"])
+            committed = {attempt.pk: attempt.committed_at for attempt, _ in latest.values()}
+            # Events streamed attempt by attempt (only the latest attempts), in insertion order.
             cursor = conn.execute(
                 _LATEST_CTE
                 + f"SELECT {_EVENT_COLUMNS} FROM latest l "
