@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -33,6 +34,13 @@ def register(subparsers) -> None:
     p.add_argument("--rate-limit", type=int, metavar="N", help="messaggi al minuto oltre i quali rispondere come Legalmail")
     p.add_argument("--max-size", type=float, metavar="MB", help="dimensione massima × destinatari (predefinita 100 MB)")
     p.add_argument("--fault", choices=KINDS, metavar="TIPO", help="guasto simulato: " + ", ".join(KINDS))
+    p.add_argument(
+        "--signing-processes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processi che firmano buste e ricevute (predefinito: core meno 2, al massimo 4; 0 = solo thread)",
+    )
     p.add_argument("--json", action="store_true", help="stampa i dati di connessione in una riga JSON")
     p.set_defaults(handler=cmd_sandbox)
 
@@ -47,6 +55,14 @@ def _validate(args) -> None:
         raise CannotRun("--rate-limit: serve almeno 1 messaggio al minuto.")
     if args.max_size is not None and not args.max_size > 0:
         raise CannotRun("--max-size: serve un numero di MB maggiore di zero.")
+    if args.signing_processes is not None and not 0 <= args.signing_processes <= 32:
+        raise CannotRun("--signing-processes: serve un numero tra 0 e 32.")
+
+
+def default_signing_processes() -> int:
+    """Worker processes only where there are cores to spare: one is kept for the event loop and one for
+    the clients (on 2 cores, processes measured slower than threads); at most 4."""
+    return max(0, min(4, (os.cpu_count() or 1) - 2))
 
 
 def cmd_sandbox(args) -> int:
@@ -64,6 +80,7 @@ def cmd_sandbox(args) -> int:
                 smtp_port=args.smtp_port,
                 starttls_port=args.starttls_port,
                 imap_port=args.imap_port,
+                signing_processes=default_signing_processes() if args.signing_processes is None else args.signing_processes,
             )
         except OSError as exc:
             raise CannotRun(f"Impossibile avviare la sandbox: {exc.strerror or exc}.") from None

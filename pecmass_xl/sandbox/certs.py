@@ -67,6 +67,10 @@ class SandboxPKI:
     def signer_cert_file(self) -> Path:
         return self.directory / SIGNER_CERT_FILE
 
+    @property
+    def signer_key_file(self) -> Path:
+        return self.directory / SIGNER_KEY_FILE
+
     def server_ssl_context(self) -> ssl.SSLContext:
         """TLS context for the SMTP and IMAP listeners (TLS 1.2 or newer, no client certificates)."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

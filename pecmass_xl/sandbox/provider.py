@@ -14,16 +14,13 @@ import asyncio
 import heapq
 import itertools
 import logging
-import secrets
-from collections.abc import Callable
-from concurrent.futures import Executor
+import random
 
 from pecmass_xl.sandbox import rules
 from pecmass_xl.sandbox.clock import SimClock, giorno, ora, rfc2822, rome, zona
 from pecmass_xl.sandbox.receipts_builder import (
     MX_HOSTNAME,
     Moment,
-    ReceiptBuilder,
     Submission,
     delivery_status_notification,
     postacert,
@@ -31,6 +28,7 @@ from pecmass_xl.sandbox.receipts_builder import (
 )
 from pecmass_xl.sandbox.store import PendingEvent, Store, header_length
 from pecmass_xl.sandbox.submission import analyse
+from pecmass_xl.sandbox.workers import Builders
 
 log = logging.getLogger("pecmass.sandbox.provider")
 
@@ -46,6 +44,7 @@ ANOMALY_ERROR_IT = "messaggio di posta ordinaria, non certificato (notifica di m
 ANOMALY_ERROR_EN = "ordinary, non-certified mail (delivery failure notice from a non-PEC server)"
 
 MAX_CONCURRENT_EVENTS = 32
+INLINE_ANALYSIS_LIMIT = 1_000_000
 
 
 def moment(timestamp: float) -> Moment:
@@ -60,29 +59,29 @@ class Provider:
         self,
         store: Store,
         clock: SimClock,
-        builder: ReceiptBuilder,
-        executor: Executor,
+        builders: Builders,
         max_size: int,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.builder = builder
+        self.builders = builders
         self.max_size = max_size
-        self._executor = executor
-        self._node = secrets.randbelow(90000) + 10000
+        self._random = random.Random()
+        self._node = self._random.randrange(10000, 100000)
         self._serial = itertools.count(1)
         self._heap: list[tuple[float, int, PendingEvent]] = []
         self._wake: asyncio.Event | None = None
         self._busy = 0
         self._tasks: set[asyncio.Task] = set()
         self._limit: asyncio.Semaphore | None = None
+        self._envelopes: dict[str, asyncio.Future] = {}
 
     # --- identifiers -------------------------------------------------------------------------
 
     def new_id(self, timestamp: float) -> str:
         """A provider id shaped like the real ones (`opec<node>.<local time>.<serial>.<random>.1.1@domain`)."""
         stamp = rome(timestamp).strftime("%Y%m%d%H%M%S")
-        return f"opec{self._node}.{stamp}.{next(self._serial):05d}.{secrets.randbelow(10000)}.1.1@{rules.PROVIDER_DOMAIN}"
+        return f"opec{self._node}.{stamp}.{next(self._serial):05d}.{self._random.randrange(10000)}.1.1@{rules.PROVIDER_DOMAIN}"
 
     def new_message_id(self, timestamp: float) -> str:
         return f"<{self.new_id(timestamp)}>"
@@ -100,10 +99,12 @@ class Provider:
     async def _submit(self, login: str, rcpt_tos: list[str], raw: bytes) -> str:
         now = self.clock.timestamp()
         at = moment(now)
-        analysis = await self._run(analyse, login, rcpt_tos, raw, self.max_size, lambda: self.new_message_id(now))
+        args = (login, rcpt_tos, raw, self.max_size, lambda: self.new_message_id(now))
+        # Small messages are checked inline (cheaper than a thread hop); big ones off the loop.
+        analysis = analyse(*args) if len(raw) < INLINE_ANALYSIS_LIMIT else await self.builders.run(analyse, *args)
         if analysis.refusal:
             return analysis.refusal
-        queue_id = secrets.token_hex(6).upper()
+        queue_id = f"{self._random.randrange(16**12):012X}"
         sub = Submission(
             identificativo=self.new_id(now),
             client_msgid=analysis.client_msgid,
@@ -119,24 +120,26 @@ class Provider:
             accepted_at=now,
         )
         if analysis.problem_it:
-            receipt = await self._run(
-                self.builder.non_accettazione,
+            receipt = await self.builders.build(
+                "non_accettazione",
                 sub,
                 self.new_message_id(now),
                 at,
                 analysis.problem_it,
                 analysis.problem_en,
                 analysis.virus,
+                urgent=True,
             )
             self._deliver(sub.sender, receipt, rules.SERVICE_ADDRESS, now)
             log.info("submission not accepted (%s)", "virus" if analysis.virus else "formal check")
             return f"250 2.0.0 Ok: queued as {queue_id}"
 
         forwarded = postacert(raw, sub.identificativo, sub.client_msgid, received_line(rcpt_tos, at, queue_id))
-        acceptance, envelope = await self._run(self._acceptance_and_envelope, sub, self.new_message_id(now), at, forwarded)
+        acceptance = await self.builders.build("accettazione", sub, self.new_message_id(now), at, urgent=True)
         with self.store.transaction():
             self._deliver(sub.sender, acceptance, rules.SERVICE_ADDRESS, now)
-            self.store.add_submission(sub.identificativo, sub.to_json(), forwarded, envelope)
+            # The envelope (dated now) is built by the first event that needs it, off the SMTP path.
+            self.store.add_submission(sub.identificativo, sub.to_json(), forwarded, None)
             events = [self.store.add_event(due, sub.identificativo, kind, address) for due, kind, address in self._plan(sub)]
         for event in events:
             heapq.heappush(self._heap, (event.due, event.id, event))
@@ -144,8 +147,22 @@ class Provider:
         log.info("submission accepted: %d recipient(s)", len(sub.recipients))
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
-    def _acceptance_and_envelope(self, sub: Submission, message_id: str, at: Moment, forwarded: bytes) -> tuple[bytes, bytes]:
-        return self.builder.accettazione(sub, message_id, at), self.builder.busta_trasporto(sub, at, forwarded)
+    async def _envelope(self, sub: Submission, forwarded: bytes, stored: bytes | None) -> bytes:
+        """The transport envelope of a submission: built once (dated at the acceptance), then kept."""
+        if stored is not None:
+            return stored
+        pending = self._envelopes.get(sub.identificativo)
+        if pending is None:
+            pending = self._envelopes[sub.identificativo] = asyncio.ensure_future(
+                self.builders.build("busta_trasporto", sub, moment(sub.accepted_at), forwarded)
+            )
+            try:
+                envelope = await pending
+                self.store.set_envelope(sub.identificativo, envelope)
+            finally:
+                self._envelopes.pop(sub.identificativo, None)
+            return envelope
+        return await asyncio.shield(pending)
 
     def _plan(self, sub: Submission) -> list[tuple[float, str, str]]:
         """One or two events per recipient, in simulated time from the acceptance."""
@@ -215,22 +232,24 @@ class Provider:
         at = moment(event.due)
         message_id = self.new_message_id(event.due)
         address = event.recipient
-        build = self.builder
+        build = self.builders.build
+        if event.kind in (DELIVERY, OUTSIDE, BOUNCE):
+            envelope = await self._envelope(sub, forwarded, envelope)
         if event.kind == DELIVERY:
             form = self._receipt_form(sub, address)
-            receipt = await self._run(build.avvenuta_consegna, sub, message_id, at, address, form, forwarded)
+            receipt = await build("avvenuta_consegna", sub, message_id, at, address, form, forwarded)
             with self.store.transaction():
                 self._deliver(address, envelope, sub.sender, event.due)
                 self._deliver(sub.sender, receipt, rules.SERVICE_ADDRESS, event.due)
                 self.store.finish_event(event)
         elif event.kind == FAILURE:
             fate = rules.recipient_fate(address)
-            receipt = await self._run(
-                build.errore_consegna, sub, message_id, at, address, fate.errore, fate.errore_esteso, fate.errore_esteso_en
+            receipt = await build(
+                "errore_consegna", sub, message_id, at, address, fate.errore, fate.errore_esteso, fate.errore_esteso_en
             )
             self._store_receipt(sub, receipt, event)
         elif event.kind in (FIRST_NOTICE, FINAL_NOTICE):
-            receipt = await self._run(build.preavviso_errore_consegna, sub, message_id, at, address, event.kind == FINAL_NOTICE)
+            receipt = await build("preavviso_errore_consegna", sub, message_id, at, address, event.kind == FINAL_NOTICE)
             self._store_receipt(sub, receipt, event)
         elif event.kind == OUTSIDE:
             with self.store.transaction():
@@ -239,9 +258,9 @@ class Provider:
         elif event.kind == BOUNCE:
             domain = address.rpartition("@")[2]
             bounced = envelope[: header_length(envelope)] if envelope else b""
-            dsn_id = f"<{secrets.token_hex(8)}@{MX_HOSTNAME if not domain else 'mx.' + domain}>"
+            dsn_id = f"<{self._random.randrange(16**16):016x}@{'mx.' + domain if domain else MX_HOSTNAME}>"
             dsn = delivery_status_notification(bounced, sub.sender, address, at, dsn_id)
-            anomaly = await self._run(build.anomalia, dsn, at, ANOMALY_ERROR_IT, ANOMALY_ERROR_EN)
+            anomaly = await build("anomalia", dsn, at, ANOMALY_ERROR_IT, ANOMALY_ERROR_EN)
             with self.store.transaction():
                 self._deliver(sub.sender, anomaly, "", event.due)
                 self.store.finish_event(event)
@@ -273,9 +292,6 @@ class Provider:
             f"\tfor <{address}>; {at.date_header}\r\n"
         ).encode()
         self.store.append(address, trace + message, internal_date=timestamp)
-
-    async def _run(self, function: Callable, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def cancel_tasks(self) -> None:
         for task in list(self._tasks):

@@ -22,7 +22,7 @@ import email
 import email.policy
 import email.utils
 import hashlib
-import secrets
+import random
 import time
 from dataclasses import dataclass
 from email.generator import BytesGenerator
@@ -384,7 +384,7 @@ def delivery_status_notification(bounced_headers: bytes, sender: str, recipient:
     diagnostic = f"550 5.1.1 <{recipient}>: Recipient address rejected: User unknown in local recipient table"
     headers = [
         ("Return-Path", "<>"),
-        ("Received", f"by {mta} (Postfix)\r\n\tid {secrets.token_hex(5).upper()}; {at.date_header}"),
+        ("Received", f"by {mta} (Postfix)\r\n\tid {_random.randrange(16**10):010X}; {at.date_header}"),
         ("Date", at.date_header),
         ("From", f"MAILER-DAEMON@{mta} (Mail Delivery System)"),
         ("Subject", "Undelivered Mail Returned to Sender"),
@@ -456,11 +456,12 @@ def _base64(data: bytes) -> bytes:
 
 
 _counter = [0]
+_random = random.Random()  # boundaries need uniqueness, not secrecy (and os.urandom is a system call)
 
 
 def _boundary() -> bytes:
     """JavaMail-style boundary, unique per part."""
     _counter[0] += 1
-    return f"----=_Part_{_counter[0]}_{secrets.randbelow(10**10)}.{int(time.time() * 1000)}".encode()
+    return f"----=_Part_{_counter[0]}_{_random.randrange(10**10)}.{int(time.time() * 1000)}".encode()
 
 

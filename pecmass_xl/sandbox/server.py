@@ -27,6 +27,7 @@ from pecmass_xl.sandbox.receipts_builder import ReceiptBuilder
 from pecmass_xl.sandbox.signing import Signer
 from pecmass_xl.sandbox.smtp_server import RateLimiter, SmtpListeners, SubmissionHandler
 from pecmass_xl.sandbox.store import Store, read_mailbox
+from pecmass_xl.sandbox.workers import Builders
 
 log = logging.getLogger("pecmass.sandbox")
 
@@ -52,7 +53,9 @@ class Sandbox:
         smtp_port: int = 0,
         starttls_port: int = 0,
         imap_port: int = 0,
+        signing_processes: int = 0,
     ) -> None:
+        self.signing_processes = signing_processes
         self.directory = Path(directory).resolve()
         self.time_scale = time_scale
         self.rate_limit = rate_limit
@@ -67,7 +70,7 @@ class Sandbox:
         self._startup_error: BaseException | None = None
         self._stop_requested: asyncio.Event | None = None
         self._lock: FolderLock | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._builders: Builders | None = None
         self._password = ""
         self._provider: Provider | None = None
         self._stopped = False
@@ -86,8 +89,13 @@ class Sandbox:
         smtp_port: int = 0,
         starttls_port: int = 0,
         imap_port: int = 0,
+        signing_processes: int = 0,
     ) -> Sandbox:
-        """Start a sandbox on loopback (free ports by default) and return once it accepts connections."""
+        """Start a sandbox on loopback (free ports by default) and return once it accepts connections.
+
+        `signing_processes` > 0 builds envelopes and later receipts in that many worker processes
+        (the standalone server uses it for throughput; in-process sandboxes need none).
+        """
         if directory is None:
             from pecmass_xl.paths import default_sandbox_dir
 
@@ -101,6 +109,7 @@ class Sandbox:
             smtp_port=smtp_port,
             starttls_port=starttls_port,
             imap_port=imap_port,
+            signing_processes=signing_processes,
         )
         sandbox._start()
         return sandbox
@@ -111,13 +120,16 @@ class Sandbox:
         self._lock.acquire()
         try:
             pki = certs.load_or_create(self.directory)
-            self._executor = concurrent.futures.ThreadPoolExecutor(SIGNING_THREADS, thread_name_prefix="pecmass-sandbox-sign")
+            builder = ReceiptBuilder(Signer(pki.signer_cert, pki.signer_key), rules.SERVICE_ADDRESS)
+            self._builders = Builders(
+                builder, SIGNING_THREADS, self.signing_processes, pki.signer_cert_file, pki.signer_key_file
+            )
             self._thread = threading.Thread(target=self._thread_main, args=(pki,), name="pecmass-sandbox", daemon=True)
             self._thread.start()
             self._ready.wait()
             if self._startup_error is not None:
                 self._thread.join()
-                self._executor.shutdown(wait=True)
+                self._builders.shutdown()
                 raise self._startup_error
         except BaseException:
             self._lock.release()
@@ -146,9 +158,9 @@ class Sandbox:
                 password = secrets.token_urlsafe(12)
                 store.set_meta("password", password)
             self._password = password
-            builder = ReceiptBuilder(Signer(pki.signer_cert, pki.signer_key), rules.SERVICE_ADDRESS)
             max_size = int(self.max_size_mb * 1_000_000)
-            provider = self._provider = Provider(store, self.clock, builder, self._executor, max_size)
+            assert self._builders is not None
+            provider = self._provider = Provider(store, self.clock, self._builders, max_size)
             handler = SubmissionHandler(provider.submit, self.faults, RateLimiter(self.rate_limit), lambda: password)
             ssl_context = pki.server_ssl_context()
             smtp = SmtpListeners(handler, self.faults, ssl_context, max_size * SMTP_HARD_LIMIT_FACTOR)
@@ -197,8 +209,8 @@ class Sandbox:
         if self._loop is not None and self._stop_requested is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop_requested.set)
         self._thread.join()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._builders is not None:
+            self._builders.shutdown()
         if self._lock is not None:
             self._lock.release()
         log.info("sandbox stopped")

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 import ssl
 import time
-import warnings
 from collections.abc import Callable
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from pecmass_xl.sandbox import faults as fault_names
 from pecmass_xl.sandbox.faults import Faults
@@ -27,10 +27,10 @@ from pecmass_xl.sandbox.receipts_builder import SMTP_HOSTNAME
 from pecmass_xl.sandbox.rules import mailbox_exists, normalise
 
 log = logging.getLogger("pecmass.sandbox.smtp")
-logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs addresses at INFO
-# aiosmtpd itself sets the deprecated attribute on every successful AUTH.
-warnings.filterwarnings("ignore", message="Session.login_data is deprecated", category=DeprecationWarning)
+logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd logs addresses (INFO) and a deprecation on every AUTH (WARNING)
 
+_END_OF_DATA = b"\r\n.\r\n"
+_SIMPLE_PATH = re.compile(r"\s*<([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+)>(.*)\Z")
 RATE_WINDOW = 60.0  # seconds: --rate-limit counts messages per minute, in real time
 
 
@@ -156,6 +156,66 @@ class SandboxSMTP(SMTP):
         if self._faults.is_active(fault_names.SLOW):
             await asyncio.sleep(self._faults.slow_delay)
         await super()._handle_client()
+
+    def _getaddr(self, arg: str):
+        """Fast path for the plain `<local@domain>` form; anything unusual goes to aiosmtpd's full parser."""
+        match = _SIMPLE_PATH.match(arg or "")
+        if match:
+            return match.group(1), match.group(2).strip()
+        return super()._getaddr(arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        """DATA read in large chunks instead of aiosmtpd's line-by-line loop (ten times cheaper for
+        messages with attachments, which matters at hundreds of messages per second)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        content, too_big = await self._read_data()
+        if too_big:
+            self._set_post_data_state()
+            await self.push("552 5.3.4 Error: message size exceeds fixed maximum message size")
+            return
+        self.envelope.content = content
+        self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+    async def _read_data(self) -> tuple[bytes, bool]:
+        """Everything up to CRLF.CRLF, dot-unstuffed; bytes read past it go back to the reader."""
+        buffer = bytearray(b"\r\n")  # so that an empty message and a first line "." need no special case
+        limit = self.data_size_limit
+        searched = 0
+        too_big = False
+        while True:
+            end = buffer.find(_END_OF_DATA, max(0, searched - 4))
+            if end >= 0:
+                break
+            searched = len(buffer)
+            if limit and searched > limit + 2 and not too_big:
+                too_big = True
+            if too_big and searched > 1 << 16:
+                del buffer[: searched - 8]  # keep draining without keeping the data
+                searched = len(buffer)
+            chunk = await self._reader.read(1 << 16)
+            if not chunk:
+                raise ConnectionResetError("connection closed during DATA")
+            buffer += chunk
+        leftover = bytes(buffer[end + len(_END_OF_DATA) :])
+        if leftover:  # a pipelining client: hand the next command back to the command loop
+            self._reader._buffer[:0] = leftover  # type: ignore[attr-defined]
+        if too_big:
+            return b"", True
+        content = bytes(buffer[: end + 2]).replace(b"\r\n..", b"\r\n.")[2:]
+        return content, False
 
 
 class SmtpListeners:

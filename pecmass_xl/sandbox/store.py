@@ -287,6 +287,10 @@ class Store:
             return None
         return json.loads(row[0]), (bytes(row[1]) if row[1] is not None else None), (bytes(row[2]) if row[2] is not None else None)
 
+    def set_envelope(self, submission_id: str, envelope: bytes) -> None:
+        with self.transaction():
+            self._conn.execute("UPDATE submissions SET envelope = ? WHERE id = ?", (envelope, submission_id))
+
     def add_event(self, due: float, submission_id: str, kind: str, recipient: str) -> PendingEvent:
         with self.transaction():
             cursor = self._conn.execute(

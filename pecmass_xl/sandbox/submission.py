@@ -6,7 +6,9 @@ Outcomes: refused at SMTP level (the `From` header is not the logged-in mailbox)
 
 from __future__ import annotations
 
+import base64
 import email
+import email.parser
 import email.policy
 import email.utils
 from dataclasses import dataclass
@@ -53,7 +55,9 @@ class Analysis:
 
 def analyse(login: str, rcpt_tos: list[str], raw: bytes, max_size: int, new_msgid) -> Analysis:
     """Check one submitted message. `new_msgid()` supplies a Message-ID if the client sent none."""
-    message = email.message_from_bytes(raw, policy=email.policy.compat32)
+    head_end = raw.find(b"\r\n\r\n")
+    header_bytes = raw[: head_end + 4] if head_end >= 0 else raw
+    message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_bytes)
     from_values = [unfold(v) for v in message.get_all("From", [])]
     senders = [address for _, address in email.utils.getaddresses(from_values) if address]
     if len(senders) != 1 or normalise(senders[0]) != login:
@@ -111,10 +115,28 @@ def analyse(login: str, rcpt_tos: list[str], raw: bytes, max_size: int, new_msgi
             problem_en=f"message size over the allowed limit ({megabytes:g} MB times the number of recipients)",
             **base,
         )
-    found = scan_attachments(message)
+    found = scan_attachments(email.message_from_bytes(raw, policy=email.policy.compat32)) if might_carry_virus(raw) else None
     if found:
         return Analysis(problem_it=f"virus informatico {found}", problem_en=f"computer virus {found}", virus=True, **base)
     return Analysis(**base)
+
+
+def _encoded_forms(signature: bytes) -> list[bytes]:
+    """The signature as it appears inside base64 text, for each of the three byte alignments."""
+    forms = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + signature)
+        forms.append(encoded[-(-4 * shift // 3) : -4])  # drop characters shared with neighbouring bytes
+    return forms
+
+
+_QUICK_PATTERNS = [EICAR, SANDBOX_VIRUS_MARKER, *_encoded_forms(EICAR), *_encoded_forms(SANDBOX_VIRUS_MARKER)]
+
+
+def might_carry_virus(raw: bytes) -> bool:
+    """Cheap pre-check on the raw bytes (plain or base64 forms); only then is the message fully parsed."""
+    flat = raw.replace(b"\r\n", b"")
+    return any(pattern in raw or pattern in flat for pattern in _QUICK_PATTERNS)
 
 
 def scan_attachments(message) -> str | None:
