@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "pecmass_xl.commands.workbook",
     "pecmass_xl.commands.send",
     "pecmass_xl.commands.receipts",
+    "pecmass_xl.commands.demo",
     "pecmass_xl.commands.sandbox",
     "pecmass_xl.commands.excel",
 ]

@@ -25,6 +25,7 @@ class FollowOptions:
     poll_seconds: float = 60.0
     max_seconds: float = 30 * 3600.0
     bounce_window: float = 2 * 3600.0  # keep watching `Accettato (non PEC)` rows this long
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # the provider's clock
 
 
 @dataclass
@@ -88,7 +89,7 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
                 book.write(update, summary, confirm_lossy=lambda _l: True)
             except CannotRun as exc:
                 write_error = str(exc)
-            pending = pending_rows(journal, options.bounce_window)
+            pending = pending_rows(journal, options.bounce_window, options.now())
             outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
             outcome.anomalies = [
                 {"id": row_id, "status": v.status.stato, "detail": v.status.dettaglio, "signature": v.status.firma}
