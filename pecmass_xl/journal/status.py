@@ -88,7 +88,7 @@ class EventKind:
     SMTP_INVIATO = "smtp-inviato"        # 250 after DATA
     SMTP_RIFIUTATO = "smtp-rifiutato"    # permanent 5xx (not a rate limit)
     SMTP_TEMPORANEO = "smtp-temporaneo"  # 4xx / network error before the end of DATA, retrying
-    SMTP_ESAURITO = "smtp-esaurito"      # temporary errors outlasted the retries: not handed over
+    SMTP_ESAURITO = "smtp-esaurito"      # ended without hand-over: retries outlasted (with retry_count), or a stop
     SMTP_IN_DUBBIO = "smtp-in-dubbio"    # connection lost after the end of DATA
     INCERTO = "incerto"                  # in-doubt wait expired without an acceptance
     ACCETTAZIONE = "accettazione"
@@ -221,6 +221,7 @@ MSG_INCERTO = (
 )
 MSG_RITARDO = "Preavviso di mancata consegna: nessuna consegna entro 12 ore"
 MSG_TEMPO_SCADUTO = "Mancata consegna per superamento del tempo massimo"
+MSG_NON_INVIATO = "Non consegnato al server: la riga sarà inviata al prossimo invio"
 
 
 def _retry_text(event: Event) -> str:
@@ -231,6 +232,8 @@ def _dettaglio(stato: str, event: Event) -> str:
     words = (event.detail or "").strip()
     kind = event.kind
     if kind == EventKind.SMTP_ESAURITO:
+        if event.retry_count is None:  # not temporary errors (a stop, a refused login): sender's words
+            return words or MSG_NON_INVIATO
         text = f"Non inviato: errori temporanei{_retry_text(event)}; verrà ritentato al prossimo invio"
         return f"{text}. Ultima risposta: {words}" if words else text
     if kind == EventKind.SMTP_TEMPORANEO:
@@ -251,6 +254,8 @@ def _dettaglio(stato: str, event: Event) -> str:
 
 
 def _esito(stato: str, event: Event) -> str:
+    if event.kind == EventKind.SMTP_ESAURITO and event.retry_count is None:
+        return ""  # ended without hand-over for another reason than temporary errors
     if stato == MANCATA_CONSEGNA and event.kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
         default = ESITO_TEMPO_SCADUTO
     else:

@@ -225,3 +225,13 @@ def test_italian_time_conversion():
     assert st.to_italian_time(None) is None
     with pytest.raises(ValueError):
         st.to_italian_time(datetime(2026, 1, 1))
+
+
+def test_ended_without_hand_over_for_another_reason_keeps_the_senders_words():
+    stopped = "Invio fermato dall'utente prima della consegna al server: la riga sarà inviata al prossimo invio"
+    result = derive_status([ev(K.IN_INVIO, 0), ev(K.SMTP_ESAURITO, 1, detail=stopped)])
+    assert (result.stato, result.esito, result.dettaglio) == (st.DA_INVIARE, "", stopped)
+    bare = derive_status([ev(K.IN_INVIO, 0), ev(K.SMTP_ESAURITO, 1)])
+    assert (bare.stato, bare.dettaglio) == (st.DA_INVIARE, st.MSG_NON_INVIATO)
+    zero_retries = derive_status([ev(K.SMTP_ESAURITO, 1, retry_count=0, detail="421 busy")])
+    assert zero_retries.esito == st.ESITO_TEMPORANEO and "421 busy" in zero_retries.dettaglio
