@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -197,16 +198,37 @@ class Rendered:
     error: str | None = None
 
 
+_UNDEFINED_NAME = re.compile(r"'([^']*)' is undefined")
+_MISSING_ATTRIBUTE = re.compile(r"has no attribute '([^']*)'")
+_UNSAFE_ATTRIBUTE = re.compile(r"attribute '([^']*)'")
+
+
+def _italian_undefined(message: str | None) -> str:
+    """jinja's English wording of an undefined name or attribute, said in Italian."""
+    text = message or ""
+    if match := _UNDEFINED_NAME.search(text):
+        return f"il campo «{match.group(1)}» non esiste"
+    if match := _MISSING_ATTRIBUTE.search(text):
+        return f"«{match.group(1)}» non esiste per questo valore"
+    return "un campo usato non esiste"
+
+
+def _italian_security(error: SecurityError) -> str:
+    match = _UNSAFE_ATTRIBUTE.search(str(error))
+    what = f" (accesso a «{match.group(1)}»)" if match else ""
+    return f"operazione non consentita nel modello{what}"
+
+
 def render(compiled: CompiledTemplate, values: dict[str, CellText]) -> Rendered:
     if compiled.template is None:
         return Rendered(None, [], "modello non valido")
     uses: list[str] = []
     try:
         text = compiled.template.render(row_context(values, compiled.fields, uses))
-    except UndefinedError as exc:
-        return Rendered(None, [], f"campo non definito ({exc.message})")
     except SecurityError as exc:
-        return Rendered(None, [], f"operazione non consentita nel modello ({exc})")
+        return Rendered(None, [], _italian_security(exc))
+    except UndefinedError as exc:
+        return Rendered(None, [], _italian_undefined(exc.message))
     except (ValueError, TypeError, ArithmeticError) as exc:
         return Rendered(None, [], str(exc))
     return Rendered(text, sorted(set(uses)))
