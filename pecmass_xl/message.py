@@ -14,6 +14,19 @@ SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
 HEADER_OVERHEAD = 1200  # headers and MIME boundaries, a generous estimate
 
 
+# Bytes quoted-printable keeps as they are; every other byte becomes `=XX` (three characters).
+_QP_LITERAL = bytes(b for b in range(33, 127) if b != ord("=")) + b" \t\r\n"
+
+
+def quoted_printable_size(data: bytes) -> int:
+    """Upper bound of `data` as a quoted-printable body with CRLF line ends and soft breaks."""
+    escaped = len(data.translate(None, _QP_LITERAL))
+    chars = len(data) + 2 * escaped
+    chars += 2 * (data.count(b" \n") + data.count(b"\t\n") + 1)  # whitespace before a line end: =20
+    chars += data.count(b"\n")  # LF -> CRLF
+    return chars + 3 * (chars // 73 + 1)  # a soft break `=` CRLF at most every 73 characters
+
+
 @dataclass
 class MessageDraft:
     """What the checks froze for one row: enough to build the same bytes at any later time."""
@@ -24,8 +37,8 @@ class MessageDraft:
     attachments: list[Attachment] = field(default_factory=list)
 
     def estimated_size(self) -> int:
-        text_bytes = len(self.text.encode("utf-8"))
-        body = encoded_size(text_bytes) if any(ord(ch) > 127 for ch in self.text) else text_bytes + text_bytes // 70 * 2
+        """An upper bound of the encoded size: the check must never pass what the provider refuses."""
+        body = quoted_printable_size(self.text.encode("utf-8"))
         names = sum(len(a.name.encode("utf-8")) * 3 + 200 for a in self.attachments)
         return HEADER_OVERHEAD + len(self.subject.encode("utf-8")) * 2 + body + names + sum(encoded_size(a.size) for a in self.attachments)
 
