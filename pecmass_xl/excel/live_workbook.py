@@ -1,0 +1,446 @@
+"""The workbook open in Excel, through xlwings: the same interface as `FileWorkbook`.
+
+Every property read or write on an xlwings object is a round trip to Excel (COM on Windows, Apple
+Events on the Mac) costing about a millisecond, so this adapter touches Excel in bulk (DESIGN §6):
+
+- `read()` reads `Destinatari` in one call, plus one number-format read per parameter column (so a
+  CAP stored as 184 with format 00000 is seen as "00184"), and each label sheet in one call; the
+  rows then go through the same code as the file reader (`workbook_read.read_list`).
+- `write()` writes the result columns as one 2-D block per run of adjacent columns: text is sent
+  with Excel's text prefix (') so it is never turned into a number, date or formula; the links of
+  `Ricevute` are `=HYPERLINK()` formulas inside the same block; cells of other rows keep their value.
+
+Only a small part of xlwings' object model is used (see tests/excel/fake_xlwings.py), so the
+adapter runs unchanged against the fake in tests. Calls rejected because Excel is busy (the user is
+editing a cell) are retried a bounded number of times, then reported as `CannotRun`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pecmass_xl import contract as c
+from pecmass_xl import styles
+from pecmass_xl.errors import CannotRun
+from pecmass_xl.sheetdata import SheetData
+from pecmass_xl.summary import Summary
+from pecmass_xl.workbook_read import read_label_values, read_list
+from pecmass_xl.workbook_write import ResultUpdate, clean_text
+
+log = logging.getLogger("pecmass.excel")
+
+T = TypeVar("T")
+
+# HRESULTs of "Excel is busy, call again later" (the user is editing a cell, a dialog is open).
+BUSY_HRESULTS = {
+    -2147418111,  # 0x80010001 RPC_E_CALL_REJECTED
+    -2147417846,  # 0x8001010A RPC_E_SERVERCALL_RETRYLATER
+    -2146777998,  # 0x800AC472 VBA_E_IGNORE
+}
+TEXT_PREFIX = "'"
+RESULT_FONT_COLOUR = (0x40, 0x40, 0x40)
+HEADER_FONT_COLOUR = (0xFF, 0xFF, 0xFF)
+RESULT_HEADER_COLOUR = (0x59, 0x59, 0x59)
+TITLE_COLOUR = (0x1F, 0x4E, 0x79)
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """True for the COM errors Excel raises while it cannot take calls."""
+    codes = [getattr(exc, "hresult", None), *(a for a in getattr(exc, "args", ())[:1])]
+    return any(code in BUSY_HRESULTS for code in codes if isinstance(code, int))
+
+
+def call_with_retries(action: Callable[[], T], attempts: int = 40, delay: float = 0.5,
+                      sleep: Callable[[float], None] = time.sleep) -> T:
+    """Run `action`, retrying while Excel is busy; after `attempts` tries give up with CannotRun."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as exc:
+            if not is_busy_error(exc):
+                raise
+            if attempt == attempts:
+                raise CannotRun(
+                    "Excel è occupato (forse una cella è in modifica): i risultati non sono stati scritti "
+                    "ora, restano nel registro e compariranno al prossimo aggiornamento."
+                ) from exc
+            log.info("Excel busy, retry %d/%d", attempt, attempts)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class _Cell:
+    """What `workbook_read.read_list` needs of a cell."""
+
+    value: Any
+    row: int
+    number_format: str | None = None
+
+
+class _Grid:
+    """A block of values read from Excel, shaped like an openpyxl read-only sheet."""
+
+    def __init__(self, values: list[list[Any]], formats: dict[int, str | None] | None = None):
+        self.values = values
+        self.formats = formats or {}
+
+    def iter_rows(self, min_row: int = 1, max_row: int | None = None, min_col: int = 1,
+                  max_col: int | None = None, values_only: bool = False) -> Iterator[tuple]:
+        last_row = len(self.values) if max_row is None else min(max_row, len(self.values))
+        for number in range(min_row, last_row + 1):
+            row = self.values[number - 1]
+            width = len(row) if max_col is None else max_col
+            cells = [row[col - 1] if col - 1 < len(row) else None for col in range(min_col, width + 1)]
+            if values_only:
+                yield tuple(cells)
+            else:
+                yield tuple(_Cell(value, number, self.formats.get(col) if number > 1 else None)
+                            for col, value in enumerate(cells, start=min_col))
+
+
+def local_path(fullname: str) -> Path:
+    """The local path of a workbook; OneDrive/SharePoint give a URL as FullName while AutoSave is on."""
+    if fullname.lower().startswith(("http://", "https://")):
+        from xlwings.utils import fullname_url_to_local_path
+
+        try:
+            return Path(fullname_url_to_local_path(fullname))
+        except Exception as exc:  # xlwings raises when no synced folder matches
+            raise CannotRun(
+                "La cartella di lavoro è aperta da OneDrive/SharePoint e non si trova la sua copia locale "
+                "sincronizzata: apritela dalla cartella sincronizzata sul computer."
+            ) from exc
+    return Path(fullname)
+
+
+def locate_open_book(fullname: str, apps: Any) -> Any | None:
+    """The book open in any running Excel whose full name is `fullname`; never opens a file."""
+    wanted = fullname.casefold()
+    for app in apps:
+        for book in app.books:
+            if str(book.fullname).casefold() == wanted:
+                return book
+    return None
+
+
+class ExcelWorkbook:
+    """A workbook open in Excel; `read()` and `write()` as in `FileWorkbook`."""
+
+    def __init__(self, book: Any, retry_attempts: int = 40, retry_delay: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.book = book
+        self.fullname = str(book.fullname)
+        self.path = local_path(self.fullname)
+        self._retry = dict(attempts=retry_attempts, delay=retry_delay, sleep=sleep)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def app(self) -> Any:
+        return self.book.app
+
+    # ------------------------------------------------------------------------------------ read
+    def read(self) -> SheetData:
+        return call_with_retries(self._read, **self._retry)
+
+    def _read(self) -> SheetData:
+        sheets = self._sheets()
+        missing = [n for n in (c.SHEET_LIST, c.SHEET_MESSAGE, c.SHEET_SETTINGS) if n not in sheets]
+        headers, rows = ([], [])
+        if c.SHEET_LIST in sheets:
+            headers, rows = self._read_list(sheets[c.SHEET_LIST])
+        duplicates: list[tuple[str, str]] = []
+        labelled: dict[str, dict[str, object]] = {}
+        for name in (c.SHEET_MESSAGE, c.SHEET_SETTINGS, c.SHEET_MARKER):
+            values: dict[str, object] = {}
+            if name in sheets:
+                values, dup = read_label_values(_Grid(self._read_block(sheets[name], max_col=2)))
+                if name != c.SHEET_MARKER:
+                    duplicates += [(name, d) for d in dup]
+            labelled[name] = values
+        return SheetData(self.path, headers, rows, labelled[c.SHEET_MESSAGE], labelled[c.SHEET_SETTINGS],
+                         labelled[c.SHEET_MARKER], missing, set(), [], duplicates)
+
+    def _sheets(self) -> dict[str, Any]:
+        return {sheet.name: sheet for sheet in self.book.sheets}
+
+    @staticmethod
+    def _extent(sheet: Any) -> tuple[int, int]:
+        last = sheet.used_range.last_cell
+        return last.row, last.column
+
+    def _read_block(self, sheet: Any, max_col: int | None = None) -> list[list[Any]]:
+        last_row, last_col = self._extent(sheet)
+        width = max_col or last_col
+        values = sheet.range((1, 1), (last_row, width)).options(ndim=2, err_to_str=True).value
+        return [list(row) for row in values or []]
+
+    def _read_list(self, sheet: Any):
+        values = self._read_block(sheet)
+        if not values:
+            return [], []
+        formats: dict[int, str | None] = {}
+        last_row = len(values)
+        if last_row >= 2:
+            for column, raw in enumerate(values[0], start=1):
+                name = str(raw).strip() if raw is not None else ""
+                if name and name not in c.RESULT_COLUMNS:
+                    formats[column] = self._column_format(sheet, column, last_row)
+        return read_list(_Grid(values, formats))
+
+    @staticmethod
+    def _column_format(sheet: Any, column: int, last_row: int) -> str | None:
+        """One call for the column; if its cells differ, the format of its first data cell."""
+        number_format = sheet.range((2, column), (last_row, column)).number_format
+        if number_format is None and last_row > 2:
+            number_format = sheet.range((2, column)).number_format
+        return number_format
+
+    # ------------------------------------------------------------------------------------ write
+    def write(self, update: ResultUpdate | None = None, summary: Summary | None = None,
+              campaign_id: str | None = None, confirm_lossy: object = None) -> None:
+        """Result cells, the marker and Riepilogo; `confirm_lossy` is unused (Excel loses nothing)."""
+
+        def work() -> None:
+            with self._bulk():
+                if update is not None:
+                    self._write_results(update)
+                if campaign_id:
+                    self._write_marker(campaign_id)
+                if summary is not None:
+                    self._write_summary(summary)
+
+        call_with_retries(work, **self._retry)
+
+    @contextmanager
+    def _bulk(self) -> Iterator[None]:
+        """No redraw, recalculation or events while writing; the user's settings come back after."""
+        app = self.app
+        previous = (app.screen_updating, app.calculation, app.enable_events)
+        app.screen_updating, app.calculation, app.enable_events = False, "manual", False
+        try:
+            yield
+        finally:
+            app.screen_updating, app.calculation, app.enable_events = previous
+
+    def _list_sheet(self) -> Any:
+        sheets = self._sheets()
+        if c.SHEET_LIST not in sheets:
+            raise CannotRun(f"Manca il foglio «{c.SHEET_LIST}».")
+        return sheets[c.SHEET_LIST]
+
+    def _result_positions(self, sheet: Any, last_col: int) -> dict[str, int]:
+        header = sheet.range((1, 1), (1, last_col)).options(ndim=2).value[0]
+        positions: dict[str, int] = {}
+        last_named = 0
+        for column, raw in enumerate(header, start=1):
+            name = str(raw).strip() if raw is not None else ""
+            if name:
+                last_named = column
+                if name in c.RESULT_COLUMNS and name not in positions:
+                    positions[name] = column
+        missing = [name for name in c.RESULT_COLUMNS if name not in positions]
+        if missing:
+            first = last_named + 1
+            cells = sheet.range((1, first), (1, first + len(missing) - 1))
+            cells.value = [missing]
+            cells.color = RESULT_HEADER_COLOUR
+            cells.font.bold = True
+            cells.font.color = HEADER_FONT_COLOUR
+            positions.update({name: first + offset for offset, name in enumerate(missing)})
+        return positions
+
+    def _write_results(self, update: ResultUpdate) -> None:
+        sheet = self._list_sheet()
+        last_row, last_col = self._extent(sheet)
+        positions = self._result_positions(sheet, last_col)
+        bottom = max([last_row, *update.by_row, *update.new_ids])
+        if bottom < 2:
+            return
+        id_column = positions[c.COL_ID]
+        ids = sheet.range((2, id_column), (bottom, id_column)).options(ndim=2).value
+        row_ids = {number: _text(row[0]) for number, row in enumerate(ids, start=2)}
+
+        cells: dict[tuple[int, str], object] = {}
+        for number, new_id in update.new_ids.items():
+            if not row_ids.get(number):
+                cells[(number, c.COL_ID)] = new_id
+                row_ids[number] = new_id
+        if update.by_id:
+            rows_of: dict[str, list[int]] = {}
+            for number, row_id in row_ids.items():
+                if row_id:
+                    rows_of.setdefault(row_id, []).append(number)
+            for row_id, values in update.by_id.items():
+                for number in rows_of.get(row_id, []):
+                    for column, value in values.items():
+                        cells[(number, column)] = value
+        for number, values in update.by_row.items():
+            if row_ids.get(number):
+                continue  # a row with an ID invio shows the journal's status, never a check's
+            for column, value in values.items():
+                cells[(number, column)] = value
+        if not cells:
+            return
+        names = {column: name for name, column in positions.items()}
+        touched = sorted({positions[name] for _, name in cells})
+        for first, last in _runs(touched):
+            self._write_run(sheet, first, last, bottom, names, cells)
+
+    def _write_run(self, sheet: Any, first: int, last: int, bottom: int, names: dict[int, str],
+                   cells: dict[tuple[int, str], object]) -> None:
+        block_range = sheet.range((2, first), (bottom, last))
+        existing = block_range.options(ndim=2).value
+        links: dict[int, str] = {}
+        if c.COL_RECEIPTS in (names.get(col) for col in range(first, last + 1)):
+            column = next(col for col in range(first, last + 1) if names.get(col) == c.COL_RECEIPTS)
+            formulas = _as_column(sheet.range((2, column), (bottom, column)).formula)
+            links = {number: f for number, f in enumerate(formulas, start=2) if isinstance(f, str) and f.startswith("=")}
+        block = []
+        for offset, old_row in enumerate(existing):
+            number = offset + 2
+            out_row = []
+            for index, column in enumerate(range(first, last + 1)):
+                name = names.get(column)
+                if (number, name) in cells:
+                    out_row.append(_excel_value(name, cells[(number, name)]))
+                elif name == c.COL_RECEIPTS and number in links:
+                    out_row.append(links[number])
+                else:
+                    out_row.append(_excel_value(None, old_row[index]))
+            block.append(out_row)
+        block_range.value = block
+        for column in range(first, last + 1):
+            if names.get(column) in c.DATE_RESULT_COLUMNS:
+                sheet.range((2, column), (bottom, column)).number_format = styles.DATE_TIME_FORMAT
+        block_range.font.italic = True
+        block_range.font.color = RESULT_FONT_COLOUR
+
+    def _write_marker(self, campaign_id: str) -> None:
+        sheets = self._sheets()
+        sheet = sheets.get(c.SHEET_MARKER)
+        if sheet is None:
+            sheet = self.book.sheets.add(c.SHEET_MARKER, after=list(sheets.values())[-1])
+            sheet.visible = False
+        sheet.range((1, 1), (2, 2)).value = [
+            [c.MARKER_VERSION, c.CONTRACT_VERSION],
+            [c.MARKER_CAMPAIGN, TEXT_PREFIX + clean_text(campaign_id)],
+        ]
+
+    def _write_summary(self, summary: Summary) -> None:
+        sheets = self._sheets()
+        sheet = sheets.get(c.SHEET_SUMMARY)
+        if sheet is None:
+            sheet = self.book.sheets.add(c.SHEET_SUMMARY, after=sheets.get(c.SHEET_SETTINGS))
+        layout = summary_layout(summary)
+        sheet.clear_contents()
+        width = max(len(row) for row in layout.rows)
+        sheet.range((1, 1), (len(layout.rows), width)).value = [row + [None] * (width - len(row)) for row in layout.rows]
+        title = sheet.range((1, 1))
+        title.font.bold = True
+        title.font.size = 14
+        title.font.color = TITLE_COLOUR
+        if layout.date_cell:
+            sheet.range(layout.date_cell).number_format = styles.DATE_TIME_FORMAT
+        for row, columns in layout.header_rows:
+            header = sheet.range((row, 1), (row, columns))
+            header.color = TITLE_COLOUR
+            header.font.color = HEADER_FONT_COLOUR
+            header.font.bold = True
+
+    # ------------------------------------------------------------------------------------ Excel UI
+    def set_status(self, text: str | None) -> None:
+        """Excel's status bar; None gives it back to Excel."""
+        self.app.status_bar = text if text else False
+
+    def save(self) -> None:
+        call_with_retries(self.book.save, **self._retry)
+
+
+@dataclass
+class SummaryLayout:
+    rows: list[list[object]]
+    header_rows: list[tuple[int, int]]  # (row, number of columns) to style as headers
+    date_cell: tuple[int, int] | None
+
+
+def _rome_local(moment: dt.datetime) -> dt.datetime:
+    """Aware times as Italian local time, the naive form Excel cells hold."""
+    if moment.tzinfo is None:
+        return moment
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Europe/Rome")).replace(tzinfo=None)
+
+
+def summary_layout(summary: Summary) -> SummaryLayout:
+    """The `Riepilogo` sheet as one block of values (same content as `summary.write_summary`)."""
+    rows: list[list[object]] = [
+        ["Riepilogo della campagna"],
+        [f"Aggiornato il {summary.generated_at:%d/%m/%Y %H:%M} da pecmass (foglio rigenerato a ogni scrittura)."],
+        ["Campagna", summary.campaign_id or "—"],
+        ["Ultimo aggiornamento ricevute", _rome_local(summary.last_sync) if summary.last_sync else "mai"],
+        [],
+        ["Stato invio", "Righe"],
+    ]
+    headers = [(6, 2)]
+    for status in c.ALL_STATES:
+        rows.append([status, summary.counts.get(status, 0)])
+    rows.append(["Totale", sum(summary.counts.get(s, 0) for s in c.ALL_STATES)])
+    rows += [[], ["Utilizzo della casella (contatore)"], ["Mese", "Invii massivi", "Messaggi inviati"]]
+    headers.append((len(rows), 3))
+    for month, campaigns, messages in summary.usage or [("—", 0, 0)]:
+        rows.append([month, campaigns, messages])
+    if summary.test_sends:
+        rows += [[], ["Invii di prova"]]
+        rows += [[test_id, to, status] for test_id, to, status in summary.test_sends]
+    return SummaryLayout(rows, headers, (4, 2) if summary.last_sync else None)
+
+
+def _runs(columns: list[int]) -> list[tuple[int, int]]:
+    """[3, 4, 5, 8, 9] -> [(3, 5), (8, 9)]: runs of adjacent columns."""
+    runs: list[tuple[int, int]] = []
+    for column in columns:
+        if runs and column == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], column)
+        else:
+            runs.append((column, column))
+    return runs
+
+
+def _as_column(formulas: Any) -> list[Any]:
+    """Range.formula of a one-column range: a string for one cell, else a tuple of 1-tuples."""
+    if isinstance(formulas, (list, tuple)):
+        return [row[0] if isinstance(row, (list, tuple)) else row for row in formulas]
+    return [formulas]
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def _excel_value(column: str | None, value: Any) -> Any:
+    """How a value is handed to Excel: text stays text, dates are naive local date-times."""
+    if value is None or value == "":
+        return None
+    if column == c.COL_RECEIPTS and isinstance(value, str) and value.startswith("=HYPERLINK("):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, (bool, int, float, dt.date)):
+        return value
+    return TEXT_PREFIX + clean_text(str(value))
