@@ -23,14 +23,16 @@ def row_folder(root: Path, row_id: str) -> Path:
     return root / row_id
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write via a temporary file and rename; `durable` also forces it to disk before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -43,7 +45,8 @@ def _add_to_manifest(folder: Path, name: str, digest: str) -> None:
     entry = f"{digest}  {name}"
     if entry not in lines:
         lines.append(entry)
-        write_atomic(manifest, ("\n".join(lines) + "\n").encode("utf-8"))
+        # Not forced to disk: the manifest can always be recomputed from the files it lists.
+        write_atomic(manifest, ("\n".join(lines) + "\n").encode("utf-8"), durable=False)
 
 
 def store(folder: Path, name: str, data: bytes) -> tuple[Path, str]:

@@ -123,9 +123,11 @@ class SmtpSession:
             payload = _LEADING_DOT.sub(b"..", data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
-            conn.send(payload)
-            after_data = True  # from here on, a lost connection may hide an accepted message
-            conn.send(b".\r\n")
+            # One write, the final dot last: if it fails, the dot never reached the server (nothing
+            # accepted); once it returns, a lost connection may hide an accepted message. (Two writes
+            # would also stall on delayed ACKs.)
+            conn.send(payload + b".\r\n")
+            after_data = True
             code, text = conn.getreply()
             if code == -1:
                 raise smtplib.SMTPServerDisconnected("connessione chiusa senza risposta")

@@ -89,12 +89,19 @@ class SendRun:
         self.in_doubt_now: list[Attempt] = []
         self.sent_now = 0
         self._last_write = time.monotonic()
+        self._stop_checked_at = 0.0
+        self._stop_flag = False
 
     # -- helpers ---------------------------------------------------------------------------
     def should_stop(self) -> bool:
+        """A stop asked here or by `pecmass stop` (the journal flag is read at most twice a second)."""
         if self._external_stop and self._external_stop():
             return True
-        return self.journal.get_meta(STOP_META) == "1"
+        now = time.monotonic()
+        if now - self._stop_checked_at > 0.5:
+            self._stop_checked_at = now
+            self._stop_flag = self.journal.get_meta(STOP_META) == "1"
+        return self._stop_flag
 
     def write_sheet(self, new_ids: dict[int, str] | None = None, final: bool = False) -> str | None:
         """Rewrite result columns and Riepilogo from the journal; an error text when the file is busy."""
