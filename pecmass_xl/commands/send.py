@@ -132,6 +132,8 @@ def _confirm_send(plan, args) -> bool:
         with open_ledger(s) as ledger:
             if not ledger.is_acknowledged(s.mailbox, LEGALMAIL_NOTICE_KEY):
                 say(f"\n{plan.notice}\n")
+                if not args.yes and not sys.stdin.isatty():
+                    raise CannotRun("Conferma necessaria ma nessun terminale: aggiungete --yes per confermare l'avviso e inviare.")
                 if not (args.yes or ask_yes_no("Avete letto l'avviso e confermate?")):
                     return False
                 ledger.acknowledge(s.mailbox, LEGALMAIL_NOTICE_KEY)

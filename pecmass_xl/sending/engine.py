@@ -28,6 +28,7 @@ from pecmass_xl.message import build_message, message_bytes
 from pecmass_xl.sending.in_doubt import resolve_in_doubt
 from pecmass_xl.sending.plan import SendPlan, draft_hash
 from pecmass_xl.sending.results import journal_summary, journal_update
+from pecmass_xl.sending.sent_copy import SentCopier
 
 log = logging.getLogger("pecmass.send")
 
@@ -87,6 +88,7 @@ class SendRun:
         self._external_stop = should_stop
         self.archive_root = campaign_archive(Path(plan.book.path), self.settings)
         self.in_doubt_now: list[Attempt] = []
+        self.sent_copier: SentCopier | None = None
         self.sent_now = 0
         self._last_write = time.monotonic()
         self._stop_checked_at = 0.0
@@ -195,6 +197,14 @@ class SendRun:
         self.reporter.start(total)
         if not total:
             return
+        self.sent_copier = SentCopier(self.settings, self.password, self.reporter.message) if self.settings.save_sent_copy else None
+        try:
+            self._send_queue(queue, total)
+        finally:
+            if self.sent_copier:
+                self.sent_copier.close()
+
+    def _send_queue(self, queue: list[tuple[str, object]], total: int) -> None:
         with SmtpSession(self.settings, self.password) as session:
             for done, (row_id, row) in enumerate(queue, start=1):
                 if self.should_stop():
@@ -217,6 +227,8 @@ class SendRun:
         path, _ = archive.store(self.archive_root / row_id, archive.sent_name(attempt.number), data)
         journal.set_eml_path(attempt, str(path))
         answer = self.hand_over(session, attempt, draft.to, data)
+        if answer.kind == SENT and self.sent_copier is not None:
+            self.sent_copier.copy(data)
         return answer.kind
 
     def hand_over(self, session: SmtpSession, attempt: Attempt, recipient: str, data: bytes) -> SmtpAnswer:

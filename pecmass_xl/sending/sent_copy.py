@@ -1,0 +1,65 @@
+"""Optional `Salva copia in Inviata`: an IMAP copy of each sent message in the provider's Sent folder.
+
+Best effort by design: a failure here never touches the send itself (the archive already holds the
+exact `.eml`); the user is told once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from pecmass_xl.errors import CannotRun, LoginRefused
+from pecmass_xl.mailserver.imap_session import NETWORK_ERRORS, ImapSession
+from pecmass_xl.settings import Settings
+
+log = logging.getLogger("pecmass.send")
+SENT_NAMES = ("Sent", "Inviata", "Posta inviata", "INBOX.Sent", "INBOX.Inviata", "Sent Items", "Elementi inviati")
+
+
+class SentCopier:
+    def __init__(self, settings: Settings, password: str, say: Callable[[str], None]):
+        self.settings = settings
+        self.password = password
+        self.say = say
+        self.session: ImapSession | None = None
+        self.folder: str | None = None
+        self.disabled = False
+
+    def _open(self) -> bool:
+        if self.session is not None:
+            return True
+        try:
+            self.session = ImapSession(self.settings, self.password).connect()
+            folders = self.session.client.list_folders()
+        except (CannotRun, LoginRefused, *NETWORK_ERRORS) as exc:
+            self._give_up(f"Copia in Inviata non possibile ({exc}): l'invio continua, le copie sono nell'archivio.")
+            return False
+        flagged = [name for flags, _sep, name in folders if b"\\Sent" in flags]
+        names = {name.lower(): name for _flags, _sep, name in folders}
+        self.folder = flagged[0] if flagged else next((names[n.lower()] for n in SENT_NAMES if n.lower() in names), None)
+        if self.folder is None:
+            self._give_up("Cartella Inviata non trovata sul server: nessuna copia salvata (le copie sono nell'archivio).")
+            return False
+        return True
+
+    def _give_up(self, message: str) -> None:
+        self.disabled = True
+        self.say(message)
+        self.close()
+
+    def copy(self, data: bytes) -> bool:
+        if self.disabled or not self._open():
+            return False
+        try:
+            self.session.append(self.folder, data)
+            return True
+        except NETWORK_ERRORS as exc:
+            log.warning("sent copy failed: %s", type(exc).__name__)
+            self._give_up(f"Copia in Inviata interrotta ({type(exc).__name__}): l'invio continua.")
+            return False
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
