@@ -1,74 +1,142 @@
 """Entry points of the ribbon buttons, called by the VBA module `PecMassiva` through xlwings.
 
-The VBA side runs `import pecmass_xl.excel.handlers as h; h.<name>()` with the xlwings add-in;
-each function here is one button. They are placeholders until the use-case layer exists: each
-raises `NotImplementedError` with an Italian message, which xlwings shows in a message box.
+The VBA side runs `import pecmass_xl.excel.handlers as h; h.<name>()` with the xlwings add-in; each
+function here is one button. It finds the workbook that called it, runs the matching action of
+`ribbon_actions` and turns every error into an Italian message box (never a traceback).
 """
 
 from __future__ import annotations
 
-_NOT_READY = "Il pulsante «{}» non è ancora disponibile in questa versione di PEC Massiva."
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pecmass_xl.errors import PecmassError
+from pecmass_xl.excel import dialogs, ribbon_actions
+from pecmass_xl.excel.live_workbook import ExcelWorkbook
+from pecmass_xl.logging_setup import configure_logging
+from pecmass_xl.paths import log_file
+
+log = logging.getLogger("pecmass.excel")
+
+TITLE = "PEC Massiva"
 
 
-def _not_ready(label: str) -> None:
-    raise NotImplementedError(_NOT_READY.format(label))
+def _caller() -> Any:
+    """The xlwings Book whose button was pressed (replaced in tests)."""
+    import xlwings as xw
+
+    return xw.Book.caller()
+
+
+class ExcelUi:
+    """Message boxes through Excel (xlwings' `App.alert`), dialogs in Python, Excel's status bar."""
+
+    def __init__(self, book: ExcelWorkbook):
+        self.book = book
+
+    def info(self, text: str) -> None:
+        self.book.app.alert(text, title=TITLE, buttons="ok", mode="info")
+
+    def error(self, text: str) -> None:
+        self.book.app.alert(text, title=TITLE, buttons="ok", mode="critical")
+
+    def confirm(self, text: str) -> bool:
+        return self.book.app.alert(text, title=TITLE, buttons="yes_no") == "yes"
+
+    def choose_csv(self) -> Path | None:
+        return dialogs.choose_csv(self.book.folder)
+
+    def ask_password(self, prompt: str) -> str | None:
+        return dialogs.ask_password(prompt)
+
+    def open_folder(self, folder: Path) -> None:
+        if sys.platform.startswith("win"):
+            os.startfile(folder)  # type: ignore[attr-defined]
+        else:
+            subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", str(folder)])
+
+    def status(self, text: str | None) -> None:
+        self.book.set_status(text)
+
+
+make_ui: Callable[[ExcelWorkbook], Any] = ExcelUi
+
+
+def _run(action: Callable[..., Any]) -> Any:
+    configure_logging(verbose=False)
+    book = ExcelWorkbook(_caller())
+    ui = make_ui(book)
+    try:
+        return action(book, ui)
+    except PecmassError as exc:
+        ui.error(str(exc))
+    except Exception as exc:  # never a traceback in front of the user
+        log.error("ribbon action %s failed: %s", action.__name__, type(exc).__name__, exc_info=False)
+        ui.error(f"Errore imprevisto ({type(exc).__name__}). Nessun dato è andato perso: gli invii sono "
+                 f"nel registro. Il file di registro di pecmass è {log_file()}.")
+    return None
 
 
 def verifica() -> None:
     """Verifica: check recipients, message and settings; mark the rows with problems."""
-    _not_ready("Verifica")
+    _run(ribbon_actions.verifica)
 
 
 def anteprima() -> None:
     """Anteprima: render the message of the active row into the `Anteprima` sheet."""
-    _not_ready("Anteprima")
+    _run(ribbon_actions.anteprima)
 
 
 def importa_csv() -> None:
     """Importa CSV: import recipients from a CSV file into `Destinatari`."""
-    _not_ready("Importa CSV")
+    _run(ribbon_actions.importa_csv)
 
 
 def prova_connessione() -> None:
     """Prova connessione: log in to SMTP and IMAP without sending anything."""
-    _not_ready("Prova connessione")
+    _run(ribbon_actions.prova_connessione)
 
 
 def invio_di_prova() -> None:
     """Invio di prova: send the active row's message to the test recipient only."""
-    _not_ready("Invio di prova")
+    _run(ribbon_actions.invio_di_prova)
 
 
 def invia() -> None:
-    """Invia: confirm, freeze the rows, save, start the background worker and return at once."""
-    _not_ready("Invia")
+    """Invia: confirm, save, start the background worker on the confirmed rows and return at once."""
+    _run(ribbon_actions.invia)
 
 
 def reinvia() -> None:
-    """Reinvia: send again the selected rows that failed or are uncertain (a new attempt)."""
-    _not_ready("Reinvia")
+    """Reinvia: send again the rows that failed or are uncertain (a new attempt each)."""
+    _run(ribbon_actions.reinvia)
 
 
 def interrompi() -> None:
     """Interrompi: ask the running background worker to stop after the current message."""
-    _not_ready("Interrompi")
+    _run(ribbon_actions.interrompi)
 
 
 def aggiorna_ricevute() -> None:
-    """Aggiorna ricevute: fetch receipts in the background and update the result columns."""
-    _not_ready("Aggiorna ricevute")
+    """Aggiorna ricevute: read receipts in the background and update the result columns."""
+    _run(ribbon_actions.aggiorna_ricevute)
 
 
 def esporta_report() -> None:
     """Esporta report: write the CSV report next to the workbook."""
-    _not_ready("Esporta report")
+    _run(ribbon_actions.esporta_report)
 
 
 def apri_archivio() -> None:
     """Apri archivio: open the archive folder (of the active row when it has one)."""
-    _not_ready("Apri archivio")
+    _run(ribbon_actions.apri_archivio)
 
 
 def password() -> None:
     """Password: ask the mailbox password in a masked Python dialog and store it in the keyring."""
-    _not_ready("Password")
+    _run(ribbon_actions.password)

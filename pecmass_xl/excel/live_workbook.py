@@ -362,6 +362,68 @@ class ExcelWorkbook:
             header.font.color = HEADER_FONT_COLOUR
             header.font.bold = True
 
+    # ------------------------------------------------------------------------------------ other sheets
+    def replace_list(self, headers: list[str], rows: list[list[str]]) -> None:
+        """`Destinatari` becomes `headers` + the result columns and `rows`, all as text, in one write."""
+
+        def work() -> None:
+            with self._bulk():
+                sheet = self._list_sheet()
+                sheet.clear_contents()
+                width = len(headers) + len(c.RESULT_COLUMNS)
+                block = [list(headers) + list(c.RESULT_COLUMNS)]
+                for record in rows:
+                    cells = [_excel_value(None, value) for value in record[: len(headers)]]
+                    block.append(cells + [None] * (width - len(cells)))
+                sheet.range((1, 1), (len(block), width)).value = block
+                parameters = sheet.range((1, 1), (1, len(headers)))
+                parameters.color = TITLE_COLOUR
+                parameters.font.bold = True
+                parameters.font.color = HEADER_FONT_COLOUR
+                results = sheet.range((1, len(headers) + 1), (1, width))
+                results.color = RESULT_HEADER_COLOUR
+                results.font.bold = True
+                results.font.color = HEADER_FONT_COLOUR
+
+        call_with_retries(work, **self._retry)
+
+    def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
+        """Column B next to `label` in a label/value sheet (two calls: read column A, write B)."""
+        sheet = self._sheets().get(sheet_name)
+        if sheet is None:
+            return
+        labels = self._read_block(sheet, max_col=1)
+        row = next((n for n, (cell,) in enumerate(labels, start=1) if _text(cell) == label), len(labels) + 1)
+        target = sheet.range((row, 1), (row, 2))
+        target.value = [[label, _excel_value(None, value)]]
+
+    def show_sheet(self, name: str, rows: list[list[object]], title_rows: int = 1) -> None:
+        """A sheet owned by pecmass (e.g. `Anteprima`): created if missing, replaced, shown."""
+
+        def work() -> None:
+            sheets = self._sheets()
+            sheet = sheets.get(name)
+            if sheet is None:
+                sheet = self.book.sheets.add(name, after=sheets.get(c.SHEET_LIST))
+            sheet.clear_contents()
+            width = max((len(r) for r in rows), default=1)
+            block = [[_excel_value(None, v) for v in r] + [None] * (width - len(r)) for r in rows]
+            if block:
+                sheet.range((1, 1), (len(block), width)).value = block
+            title = sheet.range((1, 1), (title_rows, 1))
+            title.font.bold = True
+            title.font.color = TITLE_COLOUR
+            sheet.activate()
+
+        call_with_retries(work, **self._retry)
+
+    def selected_row(self) -> tuple[str, int] | None:
+        """(sheet name, row number) of the active cell, or None when nothing is selected."""
+        selection = self.app.selection
+        if selection is None:
+            return None
+        return selection.sheet.name, selection.row
+
     # ------------------------------------------------------------------------------------ Excel UI
     def set_status(self, text: str | None) -> None:
         """Excel's status bar; None gives it back to Excel."""

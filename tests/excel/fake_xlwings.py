@@ -61,7 +61,8 @@ class FakeApp:
         self.calls = 0
         self.busy_failures = 0
         self.books: list[FakeBook] = []
-        self._state = {"screen_updating": True, "calculation": "automatic", "enable_events": True, "status_bar": False}
+        self._state = {"screen_updating": True, "calculation": "automatic", "enable_events": True,
+                       "status_bar": False, "selection": None}
         self.alerts: list[dict] = []
         self.answers: list[str] = []
 
@@ -97,7 +98,12 @@ class FakeSheets:
         self.book = book
         self.items: list[FakeSheet] = []
 
+    def _check_open(self) -> None:
+        if self.book.closed:
+            raise FakeComError(-2147417848, "The object invoked has disconnected from its clients.")
+
     def __iter__(self):
+        self._check_open()
         self.book.app.tick()
         return iter(list(self.items))
 
@@ -105,6 +111,7 @@ class FakeSheets:
         return len(self.items)
 
     def __getitem__(self, key: str | int) -> FakeSheet:
+        self._check_open()
         self.book.app.tick()
         if isinstance(key, int):
             return self.items[key]
@@ -128,7 +135,13 @@ class FakeBook:
         self.name = fullname.replace("\\", "/").rsplit("/", 1)[-1]
         self.sheets = FakeSheets(self)
         self.saves = 0
+        self.active = None
+        self.closed = False
         app.books.append(self)
+
+    def close(self) -> None:
+        self.closed = True
+        self.app.books.remove(self)
 
     def save(self, path: str | None = None) -> None:
         self.app.tick()
@@ -204,6 +217,14 @@ class FakeSheet:
         for cell in self.cells.values():
             cell.value, cell.formula = None, None
 
+    def activate(self) -> None:
+        self.book.app.tick()
+        self.book.active = self
+
+    def select(self, row: int, column: int = 1) -> None:
+        """Test helper: make (row, column) the active cell."""
+        self.book.app._state["selection"] = FakeRange(self, (row, column), (row, column))
+
 
 def _address(ref: Any) -> tuple[int, int]:
     if isinstance(ref, tuple):
@@ -249,6 +270,11 @@ class FakeRange:
 
     def options(self, ndim: int | None = None, **_ignored: Any) -> FakeRange:
         return FakeRange(self.sheet, self.first, self.last, ndim)
+
+    @property
+    def row(self) -> int:
+        self.sheet.book.app.tick()
+        return self.first[0]
 
     @property
     def last_cell(self) -> FakeLastCell:

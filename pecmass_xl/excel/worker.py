@@ -1,0 +1,193 @@
+"""The background worker started by the Invia, Reinvia and Aggiorna ricevute buttons.
+
+    python -m pecmass_xl.excel.worker send FULLNAME CONFIRMATION.json [--resend failed,uncertain]
+    python -m pecmass_xl.excel.worker receipts FULLNAME
+
+It finds the workbook among the running Excel instances (never opening it), sends or reads receipts
+with the same engine as the CLI, writes progress to Excel's status bar and results in bulk. It sends
+only the rows the user confirmed, unchanged: a row edited after the confirmation is left for the next
+send. If the workbook is closed meanwhile, the journal keeps every outcome and the next Aggiorna
+ricevute writes them into the sheet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pecmass_xl.credentials import get_password
+from pecmass_xl.errors import CannotRun, PecmassError
+from pecmass_xl.excel.live_workbook import ExcelWorkbook, is_busy_error, locate_open_book
+from pecmass_xl.logging_setup import configure_logging
+from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome, SendRun
+from pecmass_xl.sending.plan import draft_hash, plan_send
+from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome, update_receipts
+
+log = logging.getLogger("pecmass.excel.worker")
+
+FIND_TIMEOUT = 30.0  # seconds to wait for the workbook to show up among Excel's open books
+COM_ATTEMPTS = 20  # xlwings' own retries of a rejected COM call (its default, 0, retries forever)
+CLOSED = ("La cartella di lavoro non è più aperta in Excel: i risultati restano nel registro e "
+          "compaiono nel foglio al prossimo «Aggiorna ricevute».")
+
+
+class DetachedWorkbook(ExcelWorkbook):
+    """The open workbook seen from the worker: it may be closed or reopened at any moment."""
+
+    def __init__(self, book: Any, apps: Any, **kwargs: Any):
+        super().__init__(book, **kwargs)
+        self._apps = apps
+
+    def _reattach(self) -> bool:
+        book = locate_open_book(self.fullname, self._apps)
+        if book is None:
+            return False
+        self.book = book
+        return True
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        for attempt in (1, 2):
+            try:
+                return super().write(*args, **kwargs)
+            except PecmassError:
+                raise
+            except Exception as exc:
+                log.info("workbook write failed (%s)", type(exc).__name__)
+                if attempt == 2 or not self._reattach():
+                    raise CannotRun(CLOSED) from exc
+
+    def set_status(self, text: str | None) -> None:
+        try:
+            super().set_status(text)
+        except Exception:  # the status bar is a courtesy: never fail the work for it
+            log.debug("status bar not updated")
+
+
+class StatusBarReporter(Reporter):
+    """Send progress in Excel's status bar, at most about once a second."""
+
+    def __init__(self, book: DetachedWorkbook, clock=time.monotonic):
+        self.book = book
+        self.clock = clock
+        self.last = 0.0
+
+    def start(self, total: int) -> None:
+        self.book.set_status(f"PEC Massiva: invio di {total} PEC…" if total else None)
+
+    def row_done(self, done: int, total: int, row_number: int, status: str) -> None:
+        now = self.clock()
+        if done == total or now - self.last >= 1.0:
+            self.last = now
+            self.book.set_status(f"PEC Massiva: {done} di {total} PEC consegnate al gestore…")
+
+    def message(self, text: str) -> None:
+        self.book.set_status(f"PEC Massiva: {text}")
+
+
+def find_book(fullname: str, apps: Any, timeout: float | None = None, sleep=time.sleep) -> Any | None:
+    """Wait for the workbook in the running Excel instances (Excel may still be busy with the button)."""
+    deadline = time.monotonic() + (FIND_TIMEOUT if timeout is None else timeout)
+    while True:
+        try:
+            book = locate_open_book(fullname, apps)
+            if book is not None:
+                return book
+        except Exception as exc:
+            if not is_busy_error(exc):
+                raise
+        if time.monotonic() >= deadline:
+            return None
+        sleep(0.5)
+
+
+def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] = frozenset(),
+             options: SendOptions | None = None) -> SendOutcome | None:
+    confirmed_doc = json.loads(Path(confirmation).read_text(encoding="utf-8"))
+    confirmed = {(r["row"], r["hash"]) for r in confirmed_doc["rows"]}
+    plan = plan_send(book, resend=resend)
+    if plan.blocking:
+        book.set_status("PEC Massiva: invio non avviato, ci sono errori generali (usate Verifica).")
+        return None
+    changed = [r.number for r in plan.due if (r.number, draft_hash(r)) not in confirmed]
+    plan.due = [r for r in plan.due if (r.number, draft_hash(r)) in confirmed]
+    if changed:
+        log.info("%d rows changed after the confirmation: left for the next send", len(changed))
+    outcome = SendRun(plan, get_password(plan.settings), options, StatusBarReporter(book)).run()
+    done = f"PEC Massiva: invio terminato, {outcome.sent_now} PEC consegnate al gestore"
+    if changed:
+        done += f"; {len(changed)} righe modificate dopo la conferma non inviate"
+    if outcome.stopped:
+        done = f"PEC Massiva: invio interrotto dopo {outcome.sent_now} PEC"
+    if outcome.login_refused:
+        done = f"PEC Massiva: accesso rifiutato dal gestore — {outcome.login_refused}"
+    book.set_status(done + ".")
+    Path(confirmation).unlink(missing_ok=True)
+    return outcome
+
+
+def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -> ReceiptsOutcome:
+    settings_sheet = book.read()
+    from pecmass_xl.settings import resolve_settings
+
+    settings, _ = resolve_settings(settings_sheet.settings, settings_sheet.message, settings_sheet.folder)
+    book.set_status("PEC Massiva: lettura delle ricevute…")
+    outcome = update_receipts(book, get_password(settings), options or FollowOptions(follow=False))
+    book.set_status(f"PEC Massiva: ricevute aggiornate ({outcome.sync.recorded} nuove, "
+                    f"{outcome.pending} righe in attesa).")
+    return outcome
+
+
+def _bound_com_retries() -> None:
+    try:
+        import xlwings._xlwindows as xlwindows  # Windows only
+    except Exception:
+        return
+    xlwindows.N_COM_ATTEMPTS = COM_ATTEMPTS
+
+
+def main(argv: list[str] | None = None, apps: Iterable[Any] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    configure_logging(verbose=False)
+    if len(args) < 2 or args[0] not in ("send", "receipts"):
+        print("uso: python -m pecmass_xl.excel.worker send|receipts CARTELLA [CONFERMA.json] [--resend …]",
+              file=sys.stderr)
+        return 2
+    command, fullname = args[0], args[1]
+    if apps is None:
+        import xlwings as xw
+
+        _bound_com_retries()
+        apps = xw.apps
+    found = find_book(fullname, apps)
+    if found is None:
+        log.warning("workbook not open in Excel: nothing done")
+        return 2
+    book = DetachedWorkbook(found, apps)
+    try:
+        if command == "send":
+            resend = frozenset()
+            if "--resend" in args:
+                resend = frozenset(x for x in args[args.index("--resend") + 1].split(",") if x)
+            outcome = run_send(book, Path(args[2]), resend)
+            return 0 if outcome is not None and not outcome.login_refused else 1
+        run_receipts(book)
+        return 0
+    except PecmassError as exc:
+        book.set_status(f"PEC Massiva: {exc}")
+        log.warning("worker stopped: %s", type(exc).__name__)
+        return exc.exit_code
+    except Exception as exc:
+        book.set_status("PEC Massiva: errore imprevisto nel lavoro in background (dettagli nel registro di pecmass).")
+        # Type and code lines only: an exception's message may carry an address or message text.
+        log.error("worker failed: %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
