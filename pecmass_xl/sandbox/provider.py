@@ -147,8 +147,9 @@ class Provider:
         log.info("submission accepted: %d recipient(s)", len(sub.recipients))
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
-    async def _envelope(self, sub: Submission, forwarded: bytes, stored: bytes | None) -> bytes:
-        """The transport envelope of a submission: built once (dated at the acceptance), then kept."""
+    async def _envelope(self, sub: Submission, forwarded: bytes, stored: bytes | None, event: PendingEvent) -> bytes:
+        """The transport envelope of a submission: built once (dated at the acceptance), then kept
+        in the store while other recipients' events still need it."""
         if stored is not None:
             return stored
         pending = self._envelopes.get(sub.identificativo)
@@ -158,7 +159,8 @@ class Provider:
             )
             try:
                 envelope = await pending
-                self.store.set_envelope(sub.identificativo, envelope)
+                if self.store.other_events_pending(event):
+                    self.store.set_envelope(sub.identificativo, envelope)
             finally:
                 self._envelopes.pop(sub.identificativo, None)
             return envelope
@@ -185,12 +187,17 @@ class Provider:
 
     # --- scheduled events --------------------------------------------------------------------
 
+    def load_pending(self) -> int:
+        """Queue the events a previous run left in the store; call before serving clients."""
+        events = self.store.pending_events()
+        for event in events:
+            heapq.heappush(self._heap, (event.due, event.id, event))
+        return len(events)
+
     async def run_scheduler(self) -> None:
         """Fire events when the simulated clock reaches them (runs until cancelled)."""
         self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_EVENTS)
-        for event in self.store.pending_events():
-            heapq.heappush(self._heap, (event.due, event.id, event))
         while True:
             now = self.clock.timestamp()
             while self._heap and self._heap[0][0] <= now:
@@ -234,7 +241,7 @@ class Provider:
         address = event.recipient
         build = self.builders.build
         if event.kind in (DELIVERY, OUTSIDE, BOUNCE):
-            envelope = await self._envelope(sub, forwarded, envelope)
+            envelope = await self._envelope(sub, forwarded, envelope, event)
         if event.kind == DELIVERY:
             form = self._receipt_form(sub, address)
             receipt = await build("avvenuta_consegna", sub, message_id, at, address, form, forwarded)

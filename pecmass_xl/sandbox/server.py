@@ -161,6 +161,8 @@ class Sandbox:
             max_size = int(self.max_size_mb * 1_000_000)
             assert self._builders is not None
             provider = self._provider = Provider(store, self.clock, self._builders, max_size)
+            if provider.load_pending():
+                log.info("sandbox resumes receipts left pending by the previous run")
             handler = SubmissionHandler(provider.submit, self.faults, RateLimiter(self.rate_limit), lambda: password)
             ssl_context = pki.server_ssl_context()
             smtp = SmtpListeners(handler, self.faults, ssl_context, max_size * SMTP_HARD_LIMIT_FACTOR)

@@ -113,6 +113,7 @@ class Store:
         self._depth = 0
         self._pending_notifications: list[tuple[int, MessageMeta]] = []
         self._lock = threading.RLock()  # the loop thread owns the store; the lock guards stop() from another thread
+        self._rows: dict[tuple[str, str], MailboxRow] = {}  # mailbox rows by (address, folder name)
 
     def close(self) -> None:
         with self._lock:
@@ -163,19 +164,24 @@ class Store:
 
     def mailbox(self, address: str, name: str = INBOX, create: bool = True) -> MailboxRow | None:
         address = address.lower()
+        cached = self._rows.get((address, name))
+        if cached is not None:
+            return cached
         row = self._conn.execute(
             "SELECT id, address, name, uidvalidity, subscribed FROM mailboxes WHERE address = ? AND name = ?",
             (address, name),
         ).fetchone()
         if row is None and create:
             with self.transaction():
-                cursor = self._conn.execute(
+                self._conn.execute(
                     "INSERT INTO mailboxes (address, name, uidvalidity, next_uid) VALUES (?, ?, ?, 1)",
                     (address, name, _new_uidvalidity()),
                 )
-                mailbox_id = cursor.lastrowid
-            return self.mailbox_by_id(mailbox_id)
-        return MailboxRow(row[0], row[1], row[2], row[3], bool(row[4])) if row else None
+            return self.mailbox(address, name, create=False)
+        if row is None:
+            return None
+        found = self._rows[(address, name)] = MailboxRow(row[0], row[1], row[2], row[3], bool(row[4]))
+        return found
 
     def mailbox_by_id(self, mailbox_id: int) -> MailboxRow | None:
         row = self._conn.execute(
@@ -194,6 +200,7 @@ class Store:
         return [name for (name,) in rows]
 
     def set_subscribed(self, address: str, name: str, subscribed: bool) -> None:
+        self._rows.clear()
         with self.transaction():
             self._conn.execute(
                 "UPDATE mailboxes SET subscribed = ? WHERE address = ? AND name = ?", (int(subscribed), address.lower(), name)
@@ -203,6 +210,7 @@ class Store:
         row = self.mailbox(address, name, create=False)
         if row is None:
             return False
+        self._rows.clear()
         with self.transaction():
             self._conn.execute("DELETE FROM messages WHERE mailbox_id = ?", (row.id,))
             self._conn.execute("DELETE FROM mailboxes WHERE id = ?", (row.id,))
@@ -211,6 +219,7 @@ class Store:
     def rename_mailbox(self, address: str, before: str, after: str) -> None:
         """Renames a folder and its children; a new UIDVALIDITY marks the renamed folder as new."""
         address = address.lower()
+        self._rows.clear()
         with self.transaction():
             rows = self._conn.execute(
                 "SELECT id, name FROM mailboxes WHERE address = ? AND (name = ? OR substr(name, 1, ?) = ?)",
@@ -301,6 +310,12 @@ class Store:
     def pending_events(self) -> list[PendingEvent]:
         rows = self._conn.execute("SELECT id, due, submission, kind, recipient FROM events ORDER BY due, id")
         return [PendingEvent(*row) for row in rows]
+
+    def other_events_pending(self, event: PendingEvent) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM events WHERE submission = ? AND id != ? LIMIT 1", (event.submission, event.id)
+        ).fetchone()
+        return row is not None
 
     def finish_event(self, event: PendingEvent) -> None:
         """Forget a done event, and its submission once nothing else needs it."""
