@@ -66,12 +66,15 @@ def make_message(sender: str, index: int, attachment: bytes) -> EmailMessage:
     return message
 
 
-def burst(connection: dict, sessions: int, messages: int, attachment: bytes) -> tuple[float, int, list[str]]:
+def render(sender: str, messages: int, attachment: bytes) -> list[tuple[str, bytes]]:
+    """Rendered before the clock starts: the benchmark measures the server, not the client's MIME code."""
+    rendered = [make_message(sender, index, attachment) for index in range(messages)]
+    return [(message["To"], message.as_bytes(policy=SMTP_POLICY)) for message in rendered]
+
+
+def burst(connection: dict, sessions: int, payloads: list[tuple[str, bytes]]) -> tuple[float, int, list[str]]:
     context = ssl.create_default_context(cafile=connection["ca_file"])
-    # Rendered before the clock starts: the benchmark measures the server, not the client's MIME code.
-    rendered = [make_message(connection["user"], index, attachment) for index in range(messages)]
-    payloads = [(message["To"], message.as_bytes(policy=SMTP_POLICY)) for message in rendered]
-    counter = iter(range(messages))
+    counter = iter(range(len(payloads)))
     lock = threading.Lock()
     errors: list[str] = []
     accepted = [0]
@@ -156,9 +159,10 @@ def main() -> int:
         process, connection = start_sandbox(directory, args.time_scale, args.signing_processes)
         startup = time.perf_counter() - started
         try:
+            payloads = render(connection["user"], args.messages, attachment)
             server_cpu_before = process_cpu_seconds(process.pid)
             client_cpu_before = time.process_time()
-            duration, accepted, errors = burst(connection, args.sessions, args.messages, attachment)
+            duration, accepted, errors = burst(connection, args.sessions, payloads)
             client_cpu = time.process_time() - client_cpu_before
             delay, receipts = wait_for_receipts(connection, 2 * accepted, timeout=120)
             server_cpu_after = process_cpu_seconds(process.pid)
