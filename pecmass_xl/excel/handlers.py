@@ -69,7 +69,12 @@ make_ui: Callable[[ExcelWorkbook], Any] = ExcelUi
 
 def _run(action: Callable[..., Any]) -> Any:
     configure_logging(verbose=False)
-    book = ExcelWorkbook(_caller())
+    calling = _caller()
+    try:
+        book = ExcelWorkbook(calling)
+    except PecmassError as exc:  # e.g. a OneDrive workbook without a local copy
+        calling.app.alert(str(exc), title=TITLE, buttons="ok", mode="critical")
+        return None
     ui = make_ui(book)
     try:
         return action(book, ui)

@@ -291,3 +291,13 @@ def test_handlers_turn_errors_into_italian_message_boxes(tmp_path, monkeypatch):
     handlers.verifica()
     text = fake.app.alerts[-1]["prompt"]
     assert text.startswith("Errore imprevisto (KeyError)") and "mario.rossi" not in text
+
+
+def test_a_workbook_without_a_local_copy_gets_a_message_not_a_traceback(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("OneDrive", "OneDriveConsumer", "OneDriveCommercial"):
+        monkeypatch.delenv(name, raising=False)
+    fake = FakeBook(FakeApp(), "https://d.docs.live.net/a1b2c3/Documenti/campagna.xlsm")
+    monkeypatch.setattr(handlers, "_caller", lambda: fake)
+    handlers.verifica()
+    assert "OneDrive" in fake.app.alerts[-1]["prompt"] and fake.app.alerts[-1]["mode"] == "critical"
