@@ -69,10 +69,10 @@ def cmd_receipts(args) -> int:
         for status, n in sorted(outcome.counts.items(), key=lambda kv: -kv[1]):
             print(f"  {status}: {n}")
         for a in outcome.anomalies:
-            print(f"  anomalia {a['id']}: {a['status']} — {a['detail']} (firma {a['signature'] or '—'})")
+            print(f"  anomalia {a['id']}: {a['reason']} — {a['detail'] or '—'} (firma {a['signature'] or '—'})")
         if outcome.write_error:
             print(f"Avviso: risultati non scritti nel file ({outcome.write_error}).")
-    return EXIT_FAILED_ROWS if outcome.anomalies else EXIT_OK
+    return EXIT_FAILED_ROWS if any(a["failure"] for a in outcome.anomalies) else EXIT_OK
 
 
 def cmd_report(args) -> int:

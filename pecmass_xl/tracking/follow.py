@@ -16,6 +16,7 @@ from pecmass_xl.journal import Journal
 from pecmass_xl.journal.status import ACCETTATO_NON_PEC
 from pecmass_xl.sending.engine import STOP_META, WORKER_META
 from pecmass_xl.sending.results import journal_summary, journal_update
+from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
 from pecmass_xl.tracking.sync import SyncResult, sync_receipts
 
 
@@ -92,10 +93,10 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
             pending = pending_rows(journal, options.bounce_window, options.now())
             outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
             outcome.anomalies = [
-                {"id": row_id, "status": v.status.stato, "detail": v.status.dettaglio, "signature": v.status.firma}
+                {"id": row_id, "status": v.status.stato, "detail": v.status.dettaglio, "signature": v.status.firma,
+                 "reason": anomaly_reason(v.status.stato, v.status), "failure": is_failure(v.status.stato, v.status)}
                 for row_id, v in journal.row_views().items()
-                if v.status.stato in ("Mancata consegna", "Non accettato", "Rifiutato", "Incerto", "Ritardo")
-                or v.status.firma == "non verificata"
+                if anomaly_reason(v.status.stato, v.status)
             ]
             if on_round:
                 on_round(outcome)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pecmass_xl import archive
 from pecmass_xl.journal import Journal
-from pecmass_xl.journal.status import EventKind, FIRMA_ASSENTE
+from pecmass_xl.journal.status import FIRMA_ASSENTE, FIRMA_NON_VERIFICATA, EventKind
 from pecmass_xl.receipts.outcome import classify
 from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage, parse_message
 from pecmass_xl.receipts.signature import SignatureVerifier
@@ -65,10 +65,16 @@ def ingest(journal: Journal, raw: bytes, verifier: SignatureVerifier | None, arc
     outcome = classify(pm, acceptance_time=acceptance, previous_timeout_notices=notices)
     if outcome is None:
         return None
-    if pm.category == CATEGORY_ANOMALY or verifier is None:
-        signature = FIRMA_ASSENTE
+    if pm.category == CATEGORY_ANOMALY:
+        signature = FIRMA_ASSENTE  # a bounce is not a certified notice: nothing to verify
     else:
-        signature = verifier.verify(raw, expected_from=pm.from_address, parsed=pm).status
+        signature = FIRMA_NON_VERIFICATA
+        if verifier is not None:
+            checked = verifier.verify(raw, expected_from=pm.from_address, parsed=pm)
+            # A certified receipt must be signed: without a signature it is unverified, not "absent".
+            signature = FIRMA_NON_VERIFICATA if checked.status == FIRMA_ASSENTE else checked.status
+            if not checked.verified:
+                log.warning("receipt signature not verified: %s", checked.reason)
     folder_name = attempt.row_id or f"prove/{attempt.label}"
     folder = archive_root / folder_name
     path, _digest = archive.store(folder, archive.receipt_name(outcome.event, outcome.event_time, receipt_id), raw)

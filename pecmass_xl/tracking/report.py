@@ -17,11 +17,8 @@ from pecmass_xl import contract as c
 from pecmass_xl.checks import CheckReport
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.status import to_italian_time
+from pecmass_xl.tracking.anomalies import anomaly_reason
 
-ANOMALY_STATUSES = {
-    c.ST_NOT_DELIVERED, c.ST_NOT_ACCEPTED, c.ST_REFUSED, c.ST_UNCERTAIN, c.ST_INVALID, c.ST_DELAYED,
-    c.ST_ACCEPTED_EXTERNAL,
-}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
@@ -76,10 +73,8 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
             result = {c.COL_ID: sheet_row.id_invio, c.COL_STATUS: status,
                       c.COL_DETAIL: "" if prepared is None or prepared.ok else prepared.error_text}
         counts[status] = counts.get(status, 0) + 1
-        anomaly = status in ANOMALY_STATUSES or (view is not None and view.status.firma == "non verificata")
-        reason = ""
-        if anomaly:
-            reason = status if status in ANOMALY_STATUSES else "Firma non verificata"
+        reason = anomaly_reason(status, view.status if view is not None else None)
+        anomaly = bool(reason)
         sent_file, sent_hash, receipts, receipt_hashes, message_id, provider_id = "", "", [], [], "", ""
         if view is not None and view.attempt is not None:
             message_id = view.attempt.message_id

@@ -88,12 +88,16 @@ def set_settings(path: Path, values: dict[str, object]) -> None:
     wb.save(path)
 
 
-def set_cell(path: Path, row_index: int, header: str, value: object) -> None:
-    """Change one `Destinatari` cell (row_index 0 = first recipient)."""
+def set_cell(path: Path, row_index: int, header: str, value: object, as_text: bool = False) -> None:
+    """Change one `Destinatari` cell (row_index 0 = first recipient); `as_text` keeps "=…" a string,
+    as a cell typed with a leading apostrophe or imported from CSV holds it."""
     wb = load_workbook(path)
     ws = wb[c.SHEET_LIST]
     col = [cell.value for cell in ws[1]].index(header) + 1
-    ws.cell(row_index + 2, col).value = value
+    cell = ws.cell(row_index + 2, col)
+    cell.value = value
+    if as_text:
+        cell.data_type = "s"
     wb.save(path)
 
 

@@ -140,8 +140,8 @@ def test_each_receipt_type_and_cause_ends_in_the_right_columns(done):
     assert done.receipts_json["pending"] == 1
     # The failures are the command's anomalies (exit 1 = done, with failed rows).
     assert done.receipts_exit == 1
-    anomalous = {a["status"] for a in done.receipts_json["anomalies"]}
-    assert anomalous == {"Mancata consegna", "Non accettato"}
+    anomalous = {a["status"]: a["failure"] for a in done.receipts_json["anomalies"]}
+    assert anomalous == {"Mancata consegna": True, "Non accettato": True, "Accettato (non PEC)": False}
 
 
 def test_the_archive_holds_the_sent_message_and_every_receipt_as_received(done):
