@@ -12,7 +12,7 @@ from pecmass_xl import contract as c
 from pecmass_xl.addresses import address_problem, normalise
 from pecmass_xl.attachments import Attachment, inspect, split_paths
 from pecmass_xl.message import MessageDraft
-from pecmass_xl.problems import ERROR, WARNING, Problem, problem
+from pecmass_xl.problems import ERROR, Problem, problem
 from pecmass_xl.settings import Settings, resolve_settings
 from pecmass_xl.sheetdata import ListRow, SheetData
 from pecmass_xl.templates import CompiledTemplate, compile_template, render

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -326,18 +325,6 @@ def password(book: ExcelWorkbook, ui: Ui) -> bool:
 # ---------------------------------------------------------------------------------------- worker
 def spawn_worker(arguments: list[str]) -> int:
     """Start `python -m pecmass_xl.excel.worker <arguments>` detached from Excel; returns its pid."""
-    import subprocess
-    import sys
+    from pecmass_xl.sending.background import spawn_worker as spawn
 
-    log_dir = data_dir() / "workers"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"excel-worker-{int(time.time())}-{os.getpid()}.log"
-    kwargs: dict = {"stdin": subprocess.DEVNULL, "close_fds": True}
-    if os.name == "nt":
-        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-    else:
-        kwargs["start_new_session"] = True
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "pecmass_xl.excel.worker", *arguments],
-                                   stdout=log, stderr=log, **kwargs)
-    return process.pid
+    return spawn(arguments, module="pecmass_xl.excel.worker")

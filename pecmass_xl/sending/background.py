@@ -7,25 +7,24 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from pecmass_xl.journal import Journal, campaign_lock
 from pecmass_xl.paths import data_dir
 from pecmass_xl.sending.engine import PROGRESS_META, STOP_META, WORKER_META
 
 
-def spawn_worker(arguments: list[str]) -> int:
-    """Start `pecmass <arguments>` detached from this terminal/Excel; returns its pid."""
+def spawn_worker(arguments: list[str], module: str = "pecmass_xl") -> int:
+    """Start `python -m <module> <arguments>` detached from this terminal or Excel; returns its pid."""
     log_dir = data_dir() / "workers"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"worker-{int(time.time())}-{os.getpid()}.log"
+    log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{int(time.time())}-{os.getpid()}.log"
     kwargs: dict = {"stdin": subprocess.DEVNULL, "close_fds": True}
     if os.name == "nt":
         kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
     else:
         kwargs["start_new_session"] = True
     with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "pecmass_xl", *arguments], stdout=log, stderr=log, **kwargs)
+        process = subprocess.Popen([sys.executable, "-m", module, *arguments], stdout=log, stderr=log, **kwargs)
     return process.pid
 
 
@@ -56,5 +55,3 @@ def wait_for_exit(campaign_id: str, timeout: float) -> bool:
         time.sleep(0.2)
     return not worker_running(campaign_id)
 
-
-__all__ = ["spawn_worker", "worker_running", "request_stop", "progress", "wait_for_exit", "Path"]

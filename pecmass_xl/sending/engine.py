@@ -20,7 +20,7 @@ from pecmass_xl import archive
 from pecmass_xl import contract as c
 from pecmass_xl.campaign_files import campaign_archive, open_journal, open_ledger, open_usage
 from pecmass_xl.errors import CannotRun, LoginRefused
-from pecmass_xl.journal import Attempt, Journal, Pacer, hold_campaign_lock
+from pecmass_xl.journal import Attempt, Pacer, hold_campaign_lock
 from pecmass_xl.journal.status import EventKind, FAILED_STATUSES, INCERTO
 from pecmass_xl.mailserver.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
 from pecmass_xl.mailserver.smtp_session import SmtpSession
