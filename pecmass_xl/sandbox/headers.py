@@ -15,11 +15,22 @@ def unfold(value: object) -> str:
 
 
 def decoded(value: object) -> str:
-    """A header value as readable text (RFC 2047 words decoded)."""
+    """A header value as readable text (RFC 2047 words decoded; raw 8-bit bytes read as UTF-8)."""
+    if isinstance(value, Header):  # compat32 hands raw 8-bit header bytes over as an "unknown-8bit" Header
+        chunks = []
+        for chunk, charset in email.header.decode_header(value):
+            if isinstance(chunk, bytes):
+                try:
+                    chunk = chunk.decode("utf-8" if charset in (None, "unknown-8bit") else charset, "replace")
+                except LookupError:
+                    chunk = chunk.decode("utf-8", "replace")
+            chunks.append(chunk)
+        return unfold("".join(chunks))
+    text = unfold(value)
     try:
-        return str(email.header.make_header(email.header.decode_header(unfold(value))))
+        return str(email.header.make_header(email.header.decode_header(text)))
     except (ValueError, LookupError, UnicodeDecodeError):
-        return unfold(value)
+        return text
 
 
 def header_line(name: str, value: str) -> bytes:

@@ -412,3 +412,26 @@ def test_non_ascii_subject_and_latin1_text(sb, tmp_path):
     assert assert_dtd_valid(acceptance).findtext("intestazione/oggetto") == "Città di Forlì – avviso n° 3 (€ 10)"
     assert "è stato accettato" in text_of(acceptance)
     assert_signed(raw, sb, tmp_path)
+
+
+def test_raw_utf8_headers_and_8bit_body(sb, tmp_path):
+    """Clients that write UTF-8 straight into headers (no RFC 2047) and send an 8bit body."""
+    recipient = unique()
+    raw = (
+        f"From: {sb.sender}\r\nTo: {recipient}\r\nSubject: Città di Forlì\r\nMessage-ID: <otto.bit@pec.sandbox.test>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        "È così.\r\n"
+    ).encode()
+    from sandbox_helpers import smtp_client
+
+    with smtp_client(sb) as client:
+        client.sendmail(sb.sender, [recipient], raw)
+    sb.wait_idle()
+    items = receipts_for(sb, "<otto.bit@pec.sandbox.test>")
+    assert [m["X-Ricevuta"] for _, m in items] == ["accettazione", "avvenuta-consegna"]
+    for raw_receipt, receipt in items:
+        assert assert_dtd_valid(receipt).findtext("intestazione/oggetto") == "Città di Forlì"
+        assert_signed(raw_receipt, sb, tmp_path)
+    (envelope,) = sb.mailbox_messages(recipient)
+    assert "È così.".encode() in envelope
+    assert_signed(envelope, sb, tmp_path)

@@ -278,3 +278,17 @@ def test_simulated_clock_runs_at_the_time_scale(sandbox_dir):
         first = sb.now()
         assert first.tzinfo is not None and first.utcoffset().total_seconds() == 0
         assert sb.wait_until(lambda: (sb.now() - first).total_seconds() >= 1800, timeout=10)
+
+
+def test_signing_in_worker_processes_and_nothing_left_after_stop(sandbox_dir, tmp_path):
+    import multiprocessing
+
+    from sandbox_helpers import assert_signed, by_kind, receipts_for
+
+    with Sandbox.start(sandbox_dir, time_scale=FAST, signing_processes=1) as sb:
+        message = make_message(sb.sender, unique())
+        send(sb, message)
+        assert sb.wait_until(lambda: len(receipts_for(sb, message["Message-ID"])) == 2, timeout=30)
+        raw, _ = by_kind(receipts_for(sb, message["Message-ID"]), "avvenuta-consegna")[0]
+        assert_signed(raw, sb, tmp_path)
+    assert multiprocessing.active_children() == []
