@@ -72,6 +72,10 @@ def cmd_receipts(args) -> int:
             print(f"  anomalia {a['id']}: {a['reason']} — {a['detail'] or '—'} (firma {a['signature'] or '—'})")
         if outcome.write_error:
             print(f"Avviso: risultati non scritti nel file ({outcome.write_error}).")
+        if outcome.error:
+            print(f"Avviso: {outcome.error}")
+    if outcome.error or outcome.write_error:
+        return EXIT_FAILED_ROWS
     return EXIT_FAILED_ROWS if any(a["failure"] for a in outcome.anomalies) else EXIT_OK
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pecmass_xl.journal.status import ACCETTATO_NON_PEC
 from pecmass_xl.sending.engine import STOP_META, WORKER_META
 from pecmass_xl.sending.results import journal_summary, journal_update
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
-from pecmass_xl.tracking.sync import SyncResult, sync_receipts
+from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 
 
 @dataclass
@@ -39,9 +40,16 @@ class ReceiptsOutcome:
     write_error: str | None = None
     anomalies: list[dict] = field(default_factory=list)
 
+    @property
+    def error(self) -> str | None:
+        return self.sync.error
+
     def as_json(self) -> dict:
         return {"campaign": self.campaign_id, "counts": self.counts, "pending": self.pending,
-                "scanned": self.sync.scanned, "recorded": self.sync.recorded, "anomalies": self.anomalies}
+                "scanned": self.sync.scanned, "downloaded": self.sync.downloaded, "recorded": self.sync.recorded,
+                "duplicates": self.sync.duplicates, "reread_folders": self.sync.reset_folders,
+                "rounds": self.rounds, "error": self.error, "write_error": self.write_error,
+                "anomalies": self.anomalies}
 
 
 def pending_rows(journal: Journal, bounce_window: float, now: dt.datetime | None = None) -> int:
@@ -62,6 +70,12 @@ def pending_rows(journal: Journal, bounce_window: float, now: dt.datetime | None
 def update_receipts(book, password: str, options: FollowOptions | None = None,
                     should_stop: Callable[[], bool] | None = None,
                     on_round: Callable[[ReceiptsOutcome], None] | None = None) -> ReceiptsOutcome:
+    """Sync, then rewrite the sheet from the journal; with `options.follow`, repeat until done.
+
+    A dropped connection ends a single run with `sync.error` set (what was read is kept); while
+    following, it is tried again at the next round. A refused login always stops at once.
+    The sheet is rewritten after the first round and after any round that recorded something.
+    """
     options = options or FollowOptions()
     report = run_checks(book.read())
     settings = report.settings
@@ -75,36 +89,59 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
         def stop() -> bool:
             return bool(should_stop and should_stop()) or journal.get_meta(STOP_META) == "1"
 
+        if options.follow:
+            journal.set_meta(STOP_META, None)  # a stale request must not end this run at once
+            journal.set_meta(WORKER_META, str(os.getpid()))
         rounds = 0
-        while True:
-            rounds += 1
-            result = sync_receipts(journal, settings, password, archive_root, stop)
-            total.scanned += result.scanned
-            total.downloaded += result.downloaded
-            total.recorded += result.recorded
-            total.duplicates += result.duplicates
-            write_error = None
-            try:
-                update = journal_update(journal, report, archive_root)
-                summary = journal_summary(journal, usage, settings.mailbox, report, set(update.by_id))
-                book.write(update, summary, confirm_lossy=lambda _l: True)
-            except CannotRun as exc:
-                write_error = str(exc)
-            pending = pending_rows(journal, options.bounce_window, options.now())
-            outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
-            outcome.anomalies = [
-                {"id": row_id, "status": v.status.stato, "detail": v.status.dettaglio, "signature": v.status.firma,
-                 "reason": anomaly_reason(v.status.stato, v.status), "failure": is_failure(v.status.stato, v.status)}
-                for row_id, v in journal.row_views().items()
-                if anomaly_reason(v.status.stato, v.status)
-            ]
-            if on_round:
-                on_round(outcome)
-            if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
-                if stop():
-                    journal.set_meta(STOP_META, None)
+        write_error: str | None = None
+        try:
+            while True:
+                rounds += 1
+                try:
+                    result = sync_receipts(journal, settings, password, archive_root, stop)
+                except CannotRun as exc:
+                    if not (options.follow and is_transient(exc)):
+                        raise
+                    result = SyncResult(error=str(exc))  # the server is unreachable now: try again later
+                total.add(result)
+                if rounds == 1 or result.recorded or write_error:
+                    if rounds > 1:
+                        report = run_checks(book.read())  # the user may have edited the sheet meanwhile
+                    write_error = _write_sheet(book, journal, usage, settings, report, archive_root)
+                pending = pending_rows(journal, options.bounce_window, options.now())
+                outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
+                outcome.anomalies = list_anomalies(journal)
+                if on_round:
+                    on_round(outcome)
+                if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
+                    return outcome
+                deadline = time.monotonic() + options.poll_seconds
+                while time.monotonic() < deadline and not stop():
+                    time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+        finally:
+            if options.follow:
+                journal.set_meta(STOP_META, None)
                 journal.set_meta(WORKER_META, None)
-                return outcome
-            deadline = time.monotonic() + options.poll_seconds
-            while time.monotonic() < deadline and not stop():
-                time.sleep(min(0.5, max(deadline - time.monotonic(), 0)))
+
+
+def _write_sheet(book, journal: Journal, usage, settings, report, archive_root: Path) -> str | None:
+    """Result columns and Riepilogo from the journal in one write; the reason when it failed."""
+    try:
+        update = journal_update(journal, report, archive_root)
+        summary = journal_summary(journal, usage, settings.mailbox, report, set(update.by_id))
+        book.write(update, summary, confirm_lossy=lambda _l: True)
+    except CannotRun as exc:
+        return str(exc)
+    return None
+
+
+def list_anomalies(journal: Journal) -> list[dict]:
+    """The rows to look at (see `anomalies`), for the command's output."""
+    out = []
+    for row_id, view in journal.row_views().items():
+        status = view.status
+        reason = anomaly_reason(status.stato, status)
+        if reason:
+            out.append({"id": row_id, "status": status.stato, "detail": status.dettaglio, "signature": status.firma,
+                        "reason": reason, "failure": is_failure(status.stato, status)})
+    return out

@@ -9,15 +9,18 @@ deduplicated by their own Message-ID.
 
 from __future__ import annotations
 
+import imaplib
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email import policy
 from pathlib import Path
 
+from pecmass_xl.errors import CannotRun
 from pecmass_xl.journal import Journal
-from pecmass_xl.mailserver.imap_session import ImapSession
+from pecmass_xl.mailserver.imap_session import NETWORK_ERRORS, ImapSession
 from pecmass_xl.receipts.parse import normalize_message_id
 from pecmass_xl.settings import Settings
 from pecmass_xl.tracking.ingest import ingest
@@ -37,6 +40,18 @@ class SyncResult:
     duplicates: int = 0
     folders: dict[str, int] = field(default_factory=dict)  # folder -> messages scanned
     reset_folders: list[str] = field(default_factory=list)  # UIDVALIDITY changed: read again
+    error: str | None = None  # the line dropped mid-sync (Italian); what was read before is kept
+
+    def add(self, other: "SyncResult") -> None:
+        """Fold one round of a `--follow` into the running total."""
+        self.scanned += other.scanned
+        self.downloaded += other.downloaded
+        self.recorded += other.recorded
+        self.duplicates += other.duplicates
+        for folder, count in other.folders.items():
+            self.folders[folder] = self.folders.get(folder, 0) + count
+        self.reset_folders += [f for f in other.reset_folders if f not in self.reset_folders]
+        self.error = other.error
 
 
 def _wanted(headers: bytes, ours: set[str], journal: Journal) -> bool:
@@ -92,15 +107,43 @@ def sync_folder(session: ImapSession, journal: Journal, folder: str, settings: S
                         result.duplicates += 1
             journal.set_sync_state(folder, uidvalidity, batch[-1])
         scanned += len(batch)
-    result.scanned += scanned
+        result.scanned += len(batch)
+        result.folders[folder] = scanned
     result.folders[folder] = scanned
+
+
+# A line that dropped (imaplib's `abort`, socket and TLS errors), unlike a server's NO/BAD answer.
+_DROPPED_LINE = (imaplib.IMAP4.abort, OSError, EOFError)
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """A dropped or refused connection (worth trying again later), not a setting to fix."""
+    while exc is not None:
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return False
+        if isinstance(exc, _DROPPED_LINE):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+DROPPED = ("Lettura delle ricevute interrotta: la connessione con il server IMAP si è chiusa ({reason}). "
+           "Le ricevute lette finora sono salvate; la prossima lettura riprende da lì.")
 
 
 def sync_receipts(journal: Journal, settings: Settings, password: str, archive_root: Path,
                   should_stop: Callable[[], bool] | None = None) -> SyncResult:
+    """Read every receipts folder once. A connection dropped mid-way ends the run with `error` set;
+    the folder cursors only moved past what is in the journal, so nothing is lost or doubled."""
     result = SyncResult()
     with ImapSession(settings, password).connect() as session:
-        for folder in settings.receipt_folders:
-            sync_folder(session, journal, folder, settings, archive_root, result, should_stop)
+        try:
+            for folder in settings.receipt_folders:
+                sync_folder(session, journal, folder, settings, archive_root, result, should_stop)
+        except (CannotRun, *NETWORK_ERRORS) as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("sync interrupted: %s", type(exc).__name__)
+            result.error = DROPPED.format(reason=type(exc).__name__)
     log.info("sync scanned=%d downloaded=%d recorded=%d", result.scanned, result.downloaded, result.recorded)
     return result
