@@ -10,6 +10,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
 ADDRESS = re.compile(rf"^{_LOCAL}@{_DOMAIN}$")
 _SEPARATORS = re.compile(r"[,;\s]")
+_CONTROL = re.compile("[\x00-\x1f]")
 RESERVED_TLDS = ("test", "example", "invalid", "localhost")
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 
@@ -45,7 +46,7 @@ def address_problem(address: str, sandbox: bool) -> tuple[str, str] | None:
     text = address.strip()
     if looks_like_several(text):
         return "address_multiple", f"«{text}» contiene più indirizzi: mettetene uno solo per riga (una PEC per destinatario)."
-    if any(ch in text for ch in "\r\n\t\x00") or any(ord(ch) < 32 for ch in text):
+    if _CONTROL.search(text):
         return "header_value_control", "L'indirizzo contiene a capo o caratteri di controllo: correggetelo."
     if text.startswith("<") or "<" in text or '"' in text:
         return "address_invalid", f"«{text}» non è un indirizzo semplice: scrivete solo nome@dominio, senza nomi né parentesi."

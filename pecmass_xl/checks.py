@@ -6,6 +6,7 @@ checked (DESIGN §5.3).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pecmass_xl import contract as c
@@ -18,7 +19,7 @@ from pecmass_xl.sheetdata import ListRow, SheetData
 from pecmass_xl.templates import CompiledTemplate, compile_template, render
 
 RECEIPTS_VOLUME_WARNING_BYTES = 300_000_000
-_CONTROL = {chr(i) for i in range(32)} | {"\x7f"}
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -79,7 +80,7 @@ def check_headers(sheet: SheetData) -> list[Problem]:
         if not header.name:
             continue
         raw = header.raw if isinstance(header.raw, str) else str(header.raw)
-        if any(ch in _CONTROL for ch in raw.strip()):
+        if _CONTROL_RE.search(raw.strip()):
             found.append(problem("header_line_break", f"L'intestazione della colonna {header.column} contiene a capo o caratteri di controllo: scrivetela su una riga.", column=header.name.replace("\n", " ")))
         elif raw != raw.strip():
             found.append(problem("header_spaces", f"L'intestazione «{raw}» ha spazi iniziali o finali: pecmass usa «{header.name}».", column=header.name))
@@ -150,6 +151,8 @@ class _Checker:
         self.subject = self.compile(c.MSG_SUBJECT, required=True)
         self.text = self.compile(c.MSG_TEXT, required=True)
         self.personal = self.compile(c.MSG_PERSONAL_ATTACHMENT, required=False)
+        self.used_columns = set(self.subject.fields) | set(self.text.fields) | set(self.personal.fields)
+        self.used_columns |= {self.settings.address_column, c.ATTACHMENTS_HEADER}
         common_refs = split_paths(str(sheet.message.get(c.MSG_COMMON_ATTACHMENTS) or ""))
         self.common, common_problems = _resolve_attachments(common_refs, sheet, None, c.MSG_COMMON_ATTACHMENTS)
         self.general += common_problems
@@ -173,11 +176,9 @@ class _Checker:
     def check_row(self, row: ListRow) -> PreparedRow:
         n = row.number
         found: list[Problem] = []
-        used_columns = set(self.subject.fields) | set(self.text.fields) | set(self.personal.fields)
-        used_columns |= {self.settings.address_column, c.ATTACHMENTS_HEADER}
         for column in sorted(self.formulas.get(n, ())):
             name = next((h for h, col in self.column_of.items() if col == column), None)
-            if name in used_columns:
+            if name in self.used_columns:
                 found.append(problem("formula_no_value", "La formula non ha un valore calcolato (file salvato senza ricalcolo): apritelo in Excel, premete F9 e salvate.", row=n, column=name))
         for column in row.stray:
             found.append(problem("header_missing", f"La cella della colonna {column} ha un valore ma la colonna non ha intestazione: viene ignorata.", row=n))
@@ -196,9 +197,10 @@ class _Checker:
         subject = self.render_field(self.subject, row, found)
         text = self.render_field(self.text, row, found)
         if subject is not None:
-            if any(ch in "\r\n" for ch in subject.strip()):
+            stripped = subject.strip()
+            if "\n" in stripped or "\r" in stripped:
                 found.append(problem("subject_multiline", "L'oggetto composto va su più righe: togliete gli a capo dal modello o dai valori usati.", row=n, column=c.MSG_SUBJECT))
-            elif any(ch in _CONTROL for ch in subject):
+            elif _CONTROL_RE.search(subject):
                 found.append(problem("header_value_control", "L'oggetto composto contiene caratteri di controllo: controllate i valori usati.", row=n, column=c.MSG_SUBJECT))
             elif not subject.strip():
                 found.append(problem("subject_empty", "L'oggetto composto è vuoto.", row=n, column=c.MSG_SUBJECT))
@@ -208,9 +210,10 @@ class _Checker:
 
         attachments = list(self.common)
         references = split_paths(str(row.values.get(c.ATTACHMENTS_HEADER, "")))
-        personal, problems_found = _resolve_attachments(references, self.sheet, n, c.ATTACHMENTS_HEADER)
-        attachments += personal
-        found += problems_found
+        if references:
+            personal, problems_found = _resolve_attachments(references, self.sheet, n, c.ATTACHMENTS_HEADER)
+            attachments += personal
+            found += problems_found
         if self.personal.template is not None and self.personal.source.strip():
             rendered = self.render_field(self.personal, row, found)
             if rendered and rendered.strip():

@@ -113,6 +113,10 @@ def make_environment() -> SandboxedEnvironment:
     env.filters["euro"] = euro_filter
     env.filters["data"] = date_filter
     env.filters["numero"] = number_filter
+    # No globals (range, dict, cycler, lipsum, namespace…): templates only see the row's fields.
+    # Every such name was refused as an unknown field anyway; an empty mapping also makes each
+    # render cheaper (jinja copies the globals into every new context).
+    env.globals.clear()
     return env
 
 
@@ -183,10 +187,12 @@ def compile_template(label: str, source: str, headers: list[str]) -> CompiledTem
 
 def row_context(values: dict[str, CellText], fields: set[str], empty_uses: list[str]) -> dict:
     """Template variables for one row; empty cells become `EmptyValue`s that record their use."""
-    row: dict[str, object] = {}
-    for name, value in values.items():
-        row[name] = EmptyValue(name, empty_uses) if (name in fields and value == "") else value
-    context = {name: value for name, value in row.items() if name.isidentifier()}
+    row: dict[str, object] = dict(values)  # a copy: a template never changes the row it reads
+    for name in fields:
+        if row.get(name) == "":
+            row[name] = EmptyValue(name, empty_uses)
+    # Only the headers the template names: every other name is an unknown field, refused already.
+    context = {name: row[name] for name in fields if name in row and name.isidentifier()}
     context[ROW_VARIABLE] = row
     return context
 
@@ -223,8 +229,11 @@ def render(compiled: CompiledTemplate, values: dict[str, CellText]) -> Rendered:
     if compiled.template is None:
         return Rendered(None, [], "modello non valido")
     uses: list[str] = []
+    template = compiled.template
     try:
-        text = compiled.template.render(row_context(values, compiled.fields, uses))
+        # Template.render() without its copy of the variables (row_context builds a fresh dict).
+        context = template.new_context(row_context(values, compiled.fields, uses), shared=True)
+        text = ENVIRONMENT.concat(template.root_render_func(context))
     except SecurityError as exc:
         return Rendered(None, [], _italian_security(exc))
     except UndefinedError as exc:

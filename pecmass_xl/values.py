@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 
 class CellText(str):
@@ -78,31 +79,42 @@ def format_date(value: dt.date | dt.datetime, fmt: str = "") -> str:
     return value.strftime("%d/%m/%Y")
 
 
-def format_number(value: float | int, number_format: str | None) -> str:
-    """Render a number through the parts of an Excel number format that matter for letters."""
-    fmt = _clean_format(number_format or "General")
+@lru_cache(maxsize=256)
+def _number_layout(number_format: str) -> tuple | None:
+    """What matters of a number format, worked out once per format: None means General.
+
+    (decimals, thousands separator, minimum integer digits, percent, euro sign)
+    """
+    fmt = _clean_format(number_format)
     lowered = fmt.lower()
     if not fmt or lowered == "general" or lowered == "@":
-        return _format_general_number(value)
+        return None
     if _looks_like_date_format(fmt) and not re.search(r"[0#]", fmt):
-        # A serial date that openpyxl did not convert: leave it as a plain number.
-        return _format_general_number(value)
-    percent = "%" in fmt
-    if percent:
-        value = value * 100
+        return None  # a serial date that openpyxl did not convert: leave it as a plain number
     digits = fmt.replace("%", "")
     integer_part, _, fraction_part = digits.partition(".")
     decimals = fraction_part.count("0") + fraction_part.count("#")
     thousands = "," in integer_part
-    text = format_decimal_it(value, decimals, thousands)
     min_integer = integer_part.replace(",", "").count("0")
+    return decimals, thousands, min_integer, "%" in fmt, "€" in number_format
+
+
+def format_number(value: float | int, number_format: str | None) -> str:
+    """Render a number through the parts of an Excel number format that matter for letters."""
+    layout = _number_layout(number_format or "General")
+    if layout is None:
+        return _format_general_number(value)
+    decimals, thousands, min_integer, percent, euro = layout
+    if percent:
+        value = value * 100
+    text = format_decimal_it(value, decimals, thousands)
     if min_integer > 1:
         sign = "-" if text.startswith("-") else ""
         body = text.lstrip("-")
         int_text, sep, frac = body.partition(",")
         int_text = int_text.zfill(min_integer) if "." not in int_text else int_text
         text = sign + int_text + sep + frac
-    if "€" in (number_format or ""):
+    if euro:
         text = f"{text} €"
     return text + ("%" if percent else "")
 
@@ -111,6 +123,8 @@ def display_text(value: object, number_format: str | None = None) -> str:
     """The text Excel would show for a cell value (Italian locale)."""
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool):
         return "Sì" if value else "No"
     if isinstance(value, (dt.datetime, dt.date, dt.time)):

@@ -1,55 +1,67 @@
-"""Reading a workbook file with openpyxl in read-only mode: one streaming pass over the list.
+"""Reading a workbook file: the list in one streaming pass, then the label sheets.
 
-openpyxl's read-only mode sees cached values but neither formulas nor merged cells, so a cheap
-byte scan of the list's sheet XML finds formulas without a cached value and merged header cells;
-it only parses the XML when the scan sees either. The same scan finds the last row that holds a
-value, so that rows of formatted empty cells down to row 1,048,576 are never parsed by openpyxl.
+The package is read by `xlsx_stream` (values, number formats, formulas without a cached value) with
+the C XML parser: openpyxl's read-only mode costs about ten times more per cell. A cheap byte scan
+of the list's sheet XML finds merged header cells (they sit after the rows) and the last row that
+holds a value, so that rows of formatted empty cells down to row 1,048,576 are never parsed.
+
+`read_list` and `read_label_values` also take an openpyxl-like sheet (`iter_rows`): the Excel
+adapter feeds them the block it read from Excel, so both front ends share the same rules.
 """
 
 from __future__ import annotations
 
 import re
 import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree.ElementTree import iterparse
 
-from openpyxl import load_workbook
-from openpyxl.utils.cell import coordinate_from_string, column_index_from_string, range_boundaries
+from openpyxl.utils.cell import range_boundaries
 
 from pecmass_xl import contract as c
 from pecmass_xl.errors import CannotRun
 from pecmass_xl.sheetdata import Header, ListRow, SheetData
-from pecmass_xl.values import cell_text
+from pecmass_xl.values import CellText, cell_text
+from pecmass_xl.xlsx_stream import XlsxError, XlsxPackage
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
 _CHUNK = 1 << 20
 
+# A row as the readers below see it: (Excel row number, [(column, value, number format)]) with
+# only the cells that hold a value.
+RowCells = tuple[int, list[tuple[int, object, "str | None"]]]
 
-def open_workbook_readonly(path: Path):
+
+def open_package(path: Path) -> XlsxPackage:
     if not path.exists():
         raise CannotRun(f"Il file {path} non esiste.")
     try:
-        return load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        return XlsxPackage(path)
+    except XlsxError as exc:
         raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
 
 
-def read_label_values(ws) -> tuple[dict[str, object], list[str]]:
+def label_values(pairs: Iterable[tuple[object, object]]) -> tuple[dict[str, object], list[str]]:
     """Label in column A, value in column B; read by label, never by address (DESIGN §3)."""
     values: dict[str, object] = {}
     duplicates: list[str] = []
-    for row in ws.iter_rows(min_col=1, max_col=2, values_only=True):
-        if not row or row[0] is None:
+    for label_cell, value in pairs:
+        if label_cell is None:
             continue
-        label = str(row[0]).strip()
-        value = row[1] if len(row) > 1 else None
+        label = str(label_cell).strip()
         if label in values and values[label] not in (None, "") and value not in (None, ""):
             duplicates.append(label)
         if label not in values or values[label] in (None, ""):
             values[label] = value
     return values, duplicates
+
+
+def read_label_values(ws) -> tuple[dict[str, object], list[str]]:
+    """`label_values` of an openpyxl-like sheet."""
+    return label_values((row[0], row[1] if len(row) > 1 else None)
+                        for row in ws.iter_rows(min_col=1, max_col=2, values_only=True) if row)
 
 
 # A cell with a value, inline text or a formula (`<formula>` of validations does not match).
@@ -62,7 +74,6 @@ _UNUSUAL_MARKUP = re.compile(rb"<(?:v|is|f|row)[\t\r\n]|<row>|<\w+:worksheet[\s>
 
 @dataclass
 class SheetScan:
-    has_formula: bool = False
     merges: list[str] = field(default_factory=list)
     last_value_row: int | None = None  # None: unknown (read every row)
 
@@ -77,7 +88,7 @@ def _row_number_before(window: bytes, position: int, current: int | None) -> int
 
 
 def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
-    """Formulas, merged ranges and the last row with a value, from a chunked byte scan of the sheet.
+    """Merged ranges and the last row with a value, from a chunked byte scan of the sheet.
 
     Markup cannot occur inside cell text (`<` is escaped there), so finding `<v>` or `<row ` is exact.
     Unusual markup (a namespace prefix, rows without attributes) keeps `last_value_row` unknown.
@@ -92,8 +103,6 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
             window = tail + chunk
             if row_numbers_known and _UNUSUAL_MARKUP.search(window):
                 row_numbers_known = False
-            if not scan.has_formula and _FORMULA.search(window):
-                scan.has_formula = True
             for match in _MERGE.finditer(window):
                 ref = match.group(1).decode()
                 if ref not in scan.merges:
@@ -112,110 +121,114 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
     return scan
 
 
-def _formulas_without_value(archive: zipfile.ZipFile, member: str, last_row: int | None) -> set[tuple[int, int]]:
-    found: set[tuple[int, int]] = set()
-    with archive.open(member) as stream:
-        for _event, elem in iterparse(stream, events=("end",)):
-            tag = elem.tag.rsplit("}", 1)[-1]
-            if tag != "c":
-                if tag == "row":
-                    elem.clear()
-                    if last_row is not None and int(elem.get("r") or 0) >= last_row:
-                        break
-                continue
-            children = {child.tag.rsplit("}", 1)[-1]: child for child in elem}
-            if "f" in children:
-                value = children.get("v")
-                if value is None or value.text in (None, ""):
-                    col_letters, row = coordinate_from_string(elem.get("r"))
-                    found.add((row, column_index_from_string(col_letters)))
-    return found
-
-
-def _sheet_member(ws) -> str | None:
-    path = getattr(ws, "_worksheet_path", None)
-    return path.lstrip("/") if path else None
+def _rows_of_sheet(ws, last_row: int | None) -> Iterator[RowCells]:
+    """An openpyxl-like sheet as `RowCells` (its rows come in order from row 1)."""
+    rows_iter = ws.iter_rows(max_row=max(last_row, 1)) if last_row is not None else ws.iter_rows()
+    for position, row_cells in enumerate(rows_iter, start=1):
+        cells = [(index, cell.value, getattr(cell, "number_format", None))
+                 for index, cell in enumerate(row_cells, start=1)
+                 if getattr(cell, "value", None) is not None]
+        number = getattr(row_cells[0], "row", None) if row_cells else None
+        yield (number or position), cells
 
 
 def read_list(ws, last_row: int | None = None) -> tuple[list[Header], list[ListRow]]:
-    """Headers and non-empty rows; `last_row` (the last row with a value) stops openpyxl early."""
-    rows_iter = ws.iter_rows(max_row=max(last_row, 1)) if last_row is not None else ws.iter_rows()
+    """Headers and non-empty rows of an openpyxl-like sheet."""
+    return build_list(_rows_of_sheet(ws, last_row))
+
+
+def build_list(rows_iter: Iterator[RowCells]) -> tuple[list[Header], list[ListRow]]:
+    """Row 1 names the parameters; every later row with a value is a recipient."""
     headers: list[Header] = []
-    for header_row in rows_iter:
-        for index, cell in enumerate(header_row, start=1):
-            raw = getattr(cell, "value", None)
-            headers.append(Header(index, raw, str(raw).strip() if raw is not None else ""))
+    pending: RowCells | None = None
+    for number, cells in rows_iter:
+        if number == 1:
+            raw_by_column = {column: value for column, value, _ in cells}
+            for index in range(1, max(raw_by_column, default=0) + 1):
+                raw = raw_by_column.get(index)
+                headers.append(Header(index, raw, str(raw).strip() if raw is not None else ""))
+        else:
+            pending = (number, cells)
         break
     while headers and not headers[-1].name:
         headers.pop()
     by_index = {h.column: h for h in headers}
+    parameters = [h.name for h in headers if h.name and h.name not in c.RESULT_COLUMNS]
+    empty_text = cell_text(None)
     rows: list[ListRow] = []
-    for row_cells in rows_iter:
-        if not row_cells:
-            continue
-        number = getattr(row_cells[0], "row", None)
-        values = {}
-        results = {}
+
+    def remaining() -> Iterator[RowCells]:
+        if pending is not None:
+            yield pending
+        yield from rows_iter
+
+    for number, cells in remaining():
+        values: dict[str, CellText] = {}
+        results: dict[str, object] = {}
         stray: list[int] = []
-        empty = True
-        for index, cell in enumerate(row_cells, start=1):
-            value = getattr(cell, "value", None)
-            if value is None:
+        for index, value, number_format in cells:
+            if value is None or (isinstance(value, str) and value == ""):
                 continue
-            if isinstance(value, str) and value == "":
-                continue
-            empty = False
             header = by_index.get(index)
             if header is None or not header.name:
                 stray.append(index)
             elif header.name in c.RESULT_COLUMNS:
                 results[header.name] = value
             else:
-                values[header.name] = cell_text(value, getattr(cell, "number_format", None))
-        if empty:
+                values[header.name] = cell_text(value, number_format)
+        if not (values or results or stray):
             continue
-        if number is None:
-            number = len(rows) + 2
-        for header in headers:
-            if header.name and header.name not in c.RESULT_COLUMNS and header.name not in values:
-                values[header.name] = cell_text(None)
+        for name in parameters:
+            if name not in values:
+                values[name] = empty_text
         rows.append(ListRow(number, values, results, stray))
     return headers, rows
+
+
+def _label_sheet(package: XlsxPackage, name: str) -> tuple[dict[str, object], list[str]]:
+    def pairs():
+        for _number, cells in package.rows(name):
+            by_column = {column: value for column, value, _ in cells if column <= 2}
+            if 1 in by_column:
+                yield by_column[1], by_column.get(2)
+    return label_values(pairs())
 
 
 def read_workbook(path: Path) -> SheetData:
     """Read the list, the message, the settings and the marker of a workbook file."""
     path = Path(path)
-    wb = open_workbook_readonly(path)
+    package = open_package(path)
     try:
-        missing = [name for name in (c.SHEET_LIST, c.SHEET_MESSAGE, c.SHEET_SETTINGS) if name not in wb.sheetnames]
-        headers: list[Header] = []
-        rows: list[ListRow] = []
-        formulas: set[tuple[int, int]] = set()
-        merges: list[str] = []
-        if c.SHEET_LIST in wb.sheetnames:
-            ws = wb[c.SHEET_LIST]
-            member = _sheet_member(ws)
-            scan = SheetScan()
-            if member:
-                with zipfile.ZipFile(path) as archive:
-                    scan = _scan_sheet_xml(archive, member)
-                    if scan.has_formula:
-                        formulas = _formulas_without_value(archive, member, scan.last_value_row)
-                merges = [ref for ref in scan.merges if range_boundaries(ref)[1] == 1]
-            headers, rows = read_list(ws, scan.last_value_row)
-        duplicates: list[tuple[str, str]] = []
-        message: dict[str, object] = {}
-        settings: dict[str, object] = {}
-        marker: dict[str, object] = {}
-        if c.SHEET_MESSAGE in wb.sheetnames:
-            message, dup = read_label_values(wb[c.SHEET_MESSAGE])
-            duplicates += [(c.SHEET_MESSAGE, d) for d in dup]
-        if c.SHEET_SETTINGS in wb.sheetnames:
-            settings, dup = read_label_values(wb[c.SHEET_SETTINGS])
-            duplicates += [(c.SHEET_SETTINGS, d) for d in dup]
-        if c.SHEET_MARKER in wb.sheetnames:
-            marker, _ = read_label_values(wb[c.SHEET_MARKER])
+        return _read_package(path, package)
+    except (ValueError, KeyError, IndexError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
     finally:
-        wb.close()
+        package.archive.close()
+
+
+def _read_package(path: Path, package: XlsxPackage) -> SheetData:
+    sheets = package.sheetnames
+    missing = [name for name in (c.SHEET_LIST, c.SHEET_MESSAGE, c.SHEET_SETTINGS) if name not in sheets]
+    headers: list[Header] = []
+    rows: list[ListRow] = []
+    formulas: set[tuple[int, int]] = set()
+    merges: list[str] = []
+    if c.SHEET_LIST in sheets:
+        scan = _scan_sheet_xml(package.archive, package.sheets[c.SHEET_LIST].part)
+        merges = [ref for ref in scan.merges if range_boundaries(ref)[1] == 1]
+        list_rows = package.rows(c.SHEET_LIST, scan.last_value_row)
+        headers, rows = build_list(iter(list_rows))
+        formulas = list_rows.formulas_without_value
+    duplicates: list[tuple[str, str]] = []
+    message: dict[str, object] = {}
+    settings: dict[str, object] = {}
+    marker: dict[str, object] = {}
+    if c.SHEET_MESSAGE in sheets:
+        message, dup = _label_sheet(package, c.SHEET_MESSAGE)
+        duplicates += [(c.SHEET_MESSAGE, d) for d in dup]
+    if c.SHEET_SETTINGS in sheets:
+        settings, dup = _label_sheet(package, c.SHEET_SETTINGS)
+        duplicates += [(c.SHEET_SETTINGS, d) for d in dup]
+    if c.SHEET_MARKER in sheets:
+        marker, _ = _label_sheet(package, c.SHEET_MARKER)
     return SheetData(path, headers, rows, message, settings, marker, missing, formulas, merges, duplicates)
