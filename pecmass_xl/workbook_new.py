@@ -74,9 +74,14 @@ def _label_value_sheet(ws, title: str, rows: list[tuple[str, object, str]]) -> N
         ws.append([label, value, help_text])
         row = ws.max_row
         ws.cell(row, 1).font = styles.LABEL_FONT
+        ws.cell(row, 1).alignment = styles.TOP
         ws.cell(row, 2).alignment = styles.WRAP
         ws.cell(row, 3).font = styles.HELP_FONT
         ws.cell(row, 3).alignment = styles.WRAP
+        # openpyxl cannot measure wrapped text: give long help texts the lines they need.
+        lines = max(1, -(-len(help_text) // 95))
+        if lines > 1:
+            ws.row_dimensions[row].height = 15 * lines
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 70
     ws.column_dimensions["C"].width = 70
