@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pecmass_xl import contract as c
 from pecmass_xl.addresses import address_problem, normalise
 from pecmass_xl.attachments import Attachment, inspect, split_paths
+from pecmass_xl.bulk import collector_paused
 from pecmass_xl.message import MessageDraft
 from pecmass_xl.problems import ERROR, Problem, problem
 from pecmass_xl.settings import Settings, resolve_settings
@@ -246,4 +247,5 @@ class _Checker:
 
 
 def run_checks(sheet: SheetData) -> CheckReport:
-    return _Checker(sheet).run()
+    with collector_paused():
+        return _Checker(sheet).run()

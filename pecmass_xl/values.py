@@ -134,7 +134,10 @@ def display_text(value: object, number_format: str | None = None) -> str:
     return str(value)
 
 
-def cell_text(value: object, number_format: str | None = None) -> CellText:
+def cell_text(value: object, number_format: str | None = None) -> str:
+    """What a template prints for a cell; text cells stay plain `str` (their raw value is the text)."""
+    if isinstance(value, str):
+        return value
     return CellText(display_text(value, number_format), value)
 
 

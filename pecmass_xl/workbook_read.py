@@ -21,6 +21,7 @@ from pathlib import Path
 from openpyxl.utils.cell import range_boundaries
 
 from pecmass_xl import contract as c
+from pecmass_xl.bulk import collector_paused
 from pecmass_xl.errors import CannotRun
 from pecmass_xl.sheetdata import Header, ListRow, SheetData
 from pecmass_xl.values import CellText, cell_text
@@ -199,7 +200,8 @@ def read_workbook(path: Path) -> SheetData:
     path = Path(path)
     package = open_package(path)
     try:
-        return _read_package(path, package)
+        with collector_paused():
+            return _read_package(path, package)
     except (ValueError, KeyError, IndexError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
     finally:
