@@ -1,9 +1,9 @@
 """Reading a workbook file: the list in one streaming pass, then the label sheets.
 
-The package is read by `xlsx_stream` (values, number formats, formulas without a cached value) with
-the C XML parser: openpyxl's read-only mode costs about ten times more per cell. A cheap byte scan
-of the list's sheet XML finds merged header cells (they sit after the rows) and the last row that
-holds a value, so that rows of formatted empty cells down to row 1,048,576 are never parsed.
+The package is read by `xlsx_stream` (values, number formats, formulas without a cached value):
+openpyxl's read-only mode costs several times more per cell. Its byte scan of the list's sheet XML
+finds merged header cells (they sit after the rows) and the last row that holds a value, so rows of
+formatted empty cells down to row 1,048,576 are never parsed.
 
 `read_list` and `read_label_values` also take an openpyxl-like sheet (`iter_rows`): the Excel
 adapter feeds them the block it read from Excel, so both front ends share the same rules.
@@ -11,11 +11,9 @@ adapter feeds them the block it read from Excel, so both front ends share the sa
 
 from __future__ import annotations
 
-import re
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl.utils.cell import range_boundaries
@@ -26,9 +24,6 @@ from pecmass_xl.errors import CannotRun
 from pecmass_xl.sheetdata import Header, ListRow, SheetData
 from pecmass_xl.values import CellText, cell_text
 from pecmass_xl.xlsx_stream import XlsxError, XlsxPackage
-
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
-_CHUNK = 1 << 20
 
 # A row as the readers below see it: (Excel row number, [(column, value, number format)]) with
 # only the cells that hold a value.
@@ -63,63 +58,6 @@ def read_label_values(ws) -> tuple[dict[str, object], list[str]]:
     """`label_values` of an openpyxl-like sheet."""
     return label_values((row[0], row[1] if len(row) > 1 else None)
                         for row in ws.iter_rows(min_col=1, max_col=2, values_only=True) if row)
-
-
-# A cell with a value, inline text or a formula (`<formula>` of validations does not match).
-_VALUE_MARKERS = (b"<v>", b"<v ", b"<is>", b"<is ", b"<f>", b"<f ")
-_ROW_TAG = b"<row "
-_ROW_NUMBER = re.compile(rb'<row [^>]*?\br="(\d+)"')
-# Shapes the exact markers above would miss: then the last row stays unknown and every row is read.
-_UNUSUAL_MARKUP = re.compile(rb"<(?:v|is|f|row)[\t\r\n]|<row>|<\w+:worksheet[\s>]")
-
-
-@dataclass
-class SheetScan:
-    merges: list[str] = field(default_factory=list)
-    last_value_row: int | None = None  # None: unknown (read every row)
-
-
-def _row_number_before(window: bytes, position: int, current: int | None) -> int | None:
-    """Number of the row whose tag precedes `position` (`current` when it opened in an earlier chunk)."""
-    start = window.rfind(_ROW_TAG, 0, position)
-    if start < 0:
-        return current
-    match = _ROW_NUMBER.match(window, start)
-    return int(match.group(1)) if match else None
-
-
-def _scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
-    """Merged ranges and the last row with a value, from a chunked byte scan of the sheet.
-
-    Markup cannot occur inside cell text (`<` is escaped there), so finding `<v>` or `<row ` is exact.
-    Unusual markup (a namespace prefix, rows without attributes) keeps `last_value_row` unknown.
-    """
-    scan = SheetScan()
-    tail = b""
-    current_row: int | None = None  # row open at the end of the previous window
-    last_row = 0
-    row_numbers_known = True
-    with archive.open(member) as stream:
-        while chunk := stream.read(_CHUNK):
-            window = tail + chunk
-            if row_numbers_known and _UNUSUAL_MARKUP.search(window):
-                row_numbers_known = False
-            for match in _MERGE.finditer(window):
-                ref = match.group(1).decode()
-                if ref not in scan.merges:
-                    scan.merges.append(ref)
-            if row_numbers_known:
-                position = max(window.rfind(marker) for marker in _VALUE_MARKERS)
-                if position >= 0:
-                    number = _row_number_before(window, position, current_row)
-                    if number is None:
-                        row_numbers_known = False
-                    else:
-                        last_row = max(last_row, number)
-                current_row = _row_number_before(window, len(window), current_row)
-            tail = window[-200:]
-    scan.last_value_row = last_row if row_numbers_known else None
-    return scan
 
 
 def _rows_of_sheet(ws, last_row: int | None) -> Iterator[RowCells]:
@@ -216,7 +154,7 @@ def _read_package(path: Path, package: XlsxPackage) -> SheetData:
     formulas: set[tuple[int, int]] = set()
     merges: list[str] = []
     if c.SHEET_LIST in sheets:
-        scan = _scan_sheet_xml(package.archive, package.sheets[c.SHEET_LIST].part)
+        scan = package.scan(c.SHEET_LIST)
         merges = [ref for ref in scan.merges if range_boundaries(ref)[1] == 1]
         list_rows = package.rows(c.SHEET_LIST, scan.last_value_row)
         headers, rows = build_list(iter(list_rows))

@@ -102,7 +102,7 @@ def test_value_far_below_among_formatted_rows_is_read(tmp_path, check):
 
 def test_last_value_row_found_across_chunk_boundaries(make_book, monkeypatch):
     """Tiny read chunks split every tag somewhere: the rows read must not change."""
-    from pecmass_xl import workbook_read
+    from pecmass_xl import workbook_read, xlsx_stream
     rows = [[f"r{i}@pec.test", f"Nome {i}", f"Cognome {i}" * (i % 7), None] for i in range(2, 120)]
     rows[50] = [None] * 4
     path = make_book(rows=rows)
@@ -110,7 +110,8 @@ def test_last_value_row_found_across_chunk_boundaries(make_book, monkeypatch):
     expected = [(r.number, dict(r.values)) for r in workbook_read.read_workbook(path).rows]
     assert len(expected) == len(rows) - 1 and expected[-1][0] == len(rows) + 1
     for chunk in (7, 64, 333):
-        monkeypatch.setattr(workbook_read, "_CHUNK", chunk)
+        monkeypatch.setattr(xlsx_stream, "_SCAN_CHUNK", chunk)
+        monkeypatch.setattr(xlsx_stream, "_CHUNK", chunk)
         assert [(r.number, dict(r.values)) for r in workbook_read.read_workbook(path).rows] == expected
 
 
