@@ -167,3 +167,37 @@ def add_formatted_empty_rows(path: Path, first: int, last: int = 1_048_576, colu
         stream.write("".join(batch).encode("ascii"))
         stream.write(("</sheetData>" + tail).encode("utf-8"))
     rewrite_member(path, list_member(path), rewrite)
+
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def replace_list_sheet(path: Path, sheet_data: str, shared_strings: list[str] | None = None,
+                       root: str | None = None, date1904: bool = False, dimension: str = "A1") -> None:
+    """Replace the Destinatari sheet XML with hand-written `<sheetData>` content (what other
+    writers produce), optionally with a shared-strings part (`<si>` bodies) and the 1904 epoch."""
+    xml = root or (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{SHEET_NS}">'
+                   f'<dimension ref="{dimension}"/><sheetData>{sheet_data}</sheetData></worksheet>')
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == list_member(path):
+                data = xml.encode("utf-8")
+            elif item.filename == "xl/workbook.xml" and date1904:
+                data = re.sub(rb"<workbookPr[^>]*/>", b'<workbookPr date1904="1"/>', data)
+                if b"date1904" not in data:
+                    data = data.replace(b"<bookViews>", b'<workbookPr date1904="1"/><bookViews>')
+            elif shared_strings is not None and item.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                                    b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+            elif shared_strings is not None and item.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"</Relationships>", b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats'
+                                    b'.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+                                    b"</Relationships>")
+            out.writestr(item, data)
+        if shared_strings is not None:
+            body = "".join(f"<si>{si}</si>" for si in shared_strings)
+            out.writestr("xl/sharedStrings.xml", f'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="{SHEET_NS}" '
+                                                 f'count="{len(shared_strings)}">{body}</sst>'.encode("utf-8"))
+    tmp.replace(path)
