@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pecmass_xl import archive
+from pecmass_xl.errors import CannotRun
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.status import FIRMA_ASSENTE, FIRMA_NON_VERIFICATA, EventKind
 from pecmass_xl.receipts.outcome import classify
@@ -77,7 +78,14 @@ def ingest(journal: Journal, raw: bytes, verifier: SignatureVerifier | None, arc
                 log.warning("receipt signature not verified: %s", checked.reason)
     folder_name = attempt.row_id or f"prove/{attempt.label}"
     folder = archive_root / folder_name
-    path, _digest = archive.store(folder, archive.receipt_name(outcome.event, outcome.event_time, receipt_id), raw)
+    try:
+        path, _digest = archive.store(folder, archive.receipt_name(outcome.event, outcome.event_time, receipt_id), raw)
+    except OSError as exc:
+        # Nothing is recorded without its proof: the batch is rolled back and read again next time.
+        # (`from None`: a disk problem is for the user to fix, not a dropped line to retry.)
+        log.error("archive write failed: %s", type(exc).__name__)
+        raise CannotRun(f"Non riesco a salvare la ricevuta nell'archivio «{archive_root}» ({exc.strerror or exc}). "
+                        "Controllate che la cartella esista e sia scrivibile, poi ripetete l'aggiornamento.") from None
     provider_id = pm.daticert.identificativo if pm.daticert else None
     new = journal.add_event(
         attempt, outcome.event, event_time=outcome.event_time, esito=outcome.esito, detail=outcome.detail,
