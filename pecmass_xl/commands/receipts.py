@@ -10,7 +10,7 @@ from pecmass_xl.checks import run_checks
 from pecmass_xl.cli import print_json
 from pecmass_xl.credentials import get_password
 from pecmass_xl.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
-from pecmass_xl.journal import hold_campaign_lock
+from pecmass_xl.journal import campaign_lock
 from pecmass_xl.sending import background
 from pecmass_xl.settings import resolve_settings
 from pecmass_xl.tracking.follow import FollowOptions, update_receipts
@@ -46,12 +46,18 @@ def cmd_receipts(args) -> int:
         raise CannotRun("Questa cartella di lavoro non ha ancora inviato nulla: nessuna ricevuta da cercare.")
     password = get_password(settings)
     if args.background:
+        if background.worker_running(sheet.campaign_id):
+            raise CannotRun(_busy_message(sheet.campaign_id, args.path))
         forwarded = [str(Path(args.path).resolve()), "--follow", "--poll", str(args.poll),
                      "--bounce-window", str(args.bounce_window)]
         pid = background.spawn_worker(["receipts", *forwarded])
         print(f"Aggiornamento delle ricevute avviato in background (processo {pid}); per fermarlo: pecmass stop {args.path}")
         return EXIT_OK
-    lock = hold_campaign_lock(sheet.campaign_id) if args.follow else None
+    # One reader of the mailbox per campaign at a time (a send's in-doubt search included): the
+    # archive manifests are rewritten by one process only.
+    lock = campaign_lock(sheet.campaign_id)
+    if not lock.try_acquire():
+        raise CannotRun(_busy_message(sheet.campaign_id, args.path))
     try:
         def show(outcome) -> None:
             if not args.json and args.follow:
@@ -60,8 +66,7 @@ def cmd_receipts(args) -> int:
         options = FollowOptions(follow=args.follow, poll_seconds=args.poll, bounce_window=args.bounce_window)
         outcome = update_receipts(book, password, options, on_round=show)
     finally:
-        if lock:
-            lock.release()
+        lock.release()
     if args.json:
         print_json(outcome.as_json())
     else:
@@ -77,6 +82,13 @@ def cmd_receipts(args) -> int:
     if outcome.error or outcome.write_error:
         return EXIT_FAILED_ROWS
     return EXIT_FAILED_ROWS if any(a["failure"] for a in outcome.anomalies) else EXIT_OK
+
+
+def _busy_message(campaign: str, path: Path) -> str:
+    owner = campaign_lock(campaign).owner() or {}
+    who = f" (processo {owner['pid']})" if "pid" in owner else ""
+    return (f"Un invio o un aggiornamento delle ricevute di questa cartella di lavoro è già in corso{who} e aggiorna "
+            f"le righe da sé. Per fermarlo: pecmass stop {path}")
 
 
 def cmd_report(args) -> int:

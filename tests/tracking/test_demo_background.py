@@ -82,6 +82,10 @@ def test_receipts_in_background_runs_until_pecmass_stop(sb, tmp_path, capsys):
             raise AssertionError("the background worker did not update the sheet:\n" + _worker_logs())
         assert run("status", path, "--json") == 0
         assert json.loads(capsys.readouterr().out)["running"] is True
+        # One reader per campaign: a second one is told, not started.
+        assert run("receipts", path) == 2
+        assert run("receipts", path, "--background") == 2
+        assert f"già in corso (processo {pid})" in capsys.readouterr().err
         with Journal.for_campaign(campaign) as journal:
             assert journal.get_meta(WORKER_META) == str(pid)
         assert run("stop", path) == 0
