@@ -4,6 +4,8 @@ workbooks written by openpyxl and on hand-written sheet XML of the kinds other w
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 import zipfile
 
 import pytest
@@ -149,3 +151,24 @@ def test_broken_files_cannot_run(tmp_path, cli):
     assert cli("check", truncated).rc == 2
     with pytest.raises(XlsxError):
         XlsxPackage(tmp_path / "manca.xlsx")
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
+def test_workbook_saved_by_libreoffice(tmp_path, cli):
+    """Another writer (shared strings, its own styles and dimension): same values as openpyxl reads."""
+    rows = [["mario@pec.test", "Mario", "Rossi", None, 184, 1234.5, dt.datetime(2026, 1, 2), True, "a & b <c>\nriga"],
+            ["anna@pec.test", "Anna", "Bianchi", None, 20121, -3, dt.datetime(2026, 2, 3, 10, 30), False, "Città"]]
+    source = build_book(tmp_path / "sorgente.xlsx", headers=["PEC", "Nome", "Cognome", "Allegati", "CAP", "Importo", "Data",
+                                                             "Flag", "Nota"], rows=rows,
+                        formats={"E2": "00000", "E3": "00000", "F2": "#,##0.00", "G2": "dd/mm/yyyy", "G3": "dd/mm/yyyy hh:mm"},
+                        message={c.MSG_TEXT: "CAP {{ CAP }}, {{ Importo }}, {{ Data }}, {{ Flag }}, {{ Nota }}"})
+    out = tmp_path / "lo"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path / 'profilo'}", "--headless", "--convert-to",
+                    "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out), str(source)],
+                   check=True, capture_output=True, timeout=180)
+    saved = out / "sorgente.xlsx"
+    rows_read, _ = _stream_rows(saved)
+    assert rows_read == _openpyxl_rows(saved)
+    result = cli("preview", saved, "--row", 2, "--json")
+    assert result.rc == 0
+    assert result.json["text"] == "CAP 00184, 1.234,50, 02/01/2026, Sì, a & b <c>\nriga"
