@@ -123,6 +123,7 @@ def counts_from_sheet(report: CheckReport) -> Counter:
 
 def check_status_update(report: CheckReport) -> ResultUpdate:
     """`Dati non validi` + Dettaglio on rows with errors; cleared on rows fixed; rows with an ID untouched."""
+    general = "Correggete prima gli errori generali (Impostazioni o Messaggio)."
     update = ResultUpdate()
     for prepared in report.rows:
         if prepared.id_invio:
@@ -130,9 +131,11 @@ def check_status_update(report: CheckReport) -> ResultUpdate:
         if prepared.ok and not report.blocking:
             update.by_row[prepared.number] = {c.COL_STATUS: c.ST_TO_SEND, c.COL_DETAIL: None, c.COL_OUTCOME: None}
         elif prepared.ok:
-            update.by_row[prepared.number] = {c.COL_STATUS: c.ST_TO_SEND, c.COL_DETAIL: "Correggete prima gli errori generali (Impostazioni o Messaggio).", c.COL_OUTCOME: None}
+            update.by_row[prepared.number] = {c.COL_STATUS: c.ST_TO_SEND, c.COL_DETAIL: general, c.COL_OUTCOME: None}
         else:
-            update.by_row[prepared.number] = {c.COL_STATUS: c.ST_INVALID, c.COL_DETAIL: prepared.error_text, c.COL_OUTCOME: None}
+            # a row with no error of its own is blocked by a general one (a template that does not compile)
+            update.by_row[prepared.number] = {c.COL_STATUS: c.ST_INVALID, c.COL_DETAIL: prepared.error_text or general,
+                                              c.COL_OUTCOME: None}
     return update
 
 

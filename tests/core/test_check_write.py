@@ -205,3 +205,11 @@ def test_open_workbook_refused(make_book, cli, tmp_path):
     lock.unlink()
     assert cli("check", path, "--write").rc == 1
     assert path.read_bytes() != before
+
+
+def test_rows_blocked_only_by_a_broken_template_say_why(make_book, cli):
+    path = make_book(rows=_mixed_rows()[:1], message={c.MSG_TEXT: "Gentile {{ Nome }"})
+    assert cli("check", path, "--write").rc == 1
+    _, status, detail = _results(path, [2])[2]
+    assert status == c.ST_INVALID
+    assert detail == "Correggete prima gli errori generali (Impostazioni o Messaggio)."
