@@ -7,7 +7,7 @@ import pytest
 
 from pecmass_xl import contract as c
 
-from .books import ROW, problems_with
+from .books import problems_with
 
 HEADERS_WITH_SPACES = ["PEC", "Nome", "Cognome", "Data di nascita", "Codice fiscale", "Città"]
 ROW_WITH_SPACES = ["mario@pec.test", "Mario", "Rossi", "01/02/1980", "RSSMRA80B01H501U", "Roma"]
