@@ -39,22 +39,63 @@ def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
         raise
 
 
+def fsync_folder(folder: Path) -> None:
+    """Make the names created in `folder` durable (POSIX; Windows cannot open a folder for this)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _add_to_manifest(folder: Path, name: str, digest: str) -> None:
+    """Append the entry unless present.
+
+    Appended, never rewritten, so the lines already there cannot be lost by a crash halfway. Not
+    forced to disk: the files it lists are, and it can be recomputed from them. A line torn by a
+    crash (no final newline) is dropped before the next entry is appended.
+    """
     manifest = folder / MANIFEST
-    lines = manifest.read_text(encoding="utf-8").splitlines() if manifest.exists() else []
+    try:
+        text = manifest.read_bytes().decode("utf-8", "replace")
+    except FileNotFoundError:
+        text = ""
+    complete = text[: text.rfind("\n") + 1]
     entry = f"{digest}  {name}"
-    if entry not in lines:
-        lines.append(entry)
-        # Not forced to disk: the manifest can always be recomputed from the files it lists.
-        write_atomic(manifest, ("\n".join(lines) + "\n").encode("utf-8"), durable=False)
+    if entry in complete.splitlines():
+        return
+    if complete != text:
+        write_atomic(manifest, complete.encode("utf-8"), durable=False)
+    with open(manifest, "ab") as handle:
+        handle.write((entry + "\n").encode("utf-8"))
+
+
+def target(folder: Path, name: str) -> Path:
+    """Where `store(folder, name, …)` puts the file."""
+    return folder / _SAFE.sub("_", name)
 
 
 def store(folder: Path, name: str, data: bytes) -> tuple[Path, str]:
-    """Write a file once (an existing file with the same name is kept) and record its SHA-256."""
+    """Write a file once (an existing file with the same name is kept) and record its SHA-256.
+
+    On return the file and its name are on disk (file and folder synced), so a journal entry that
+    refers to it never outlives it after a crash.
+    """
     digest = hashlib.sha256(data).hexdigest()
-    path = folder / _SAFE.sub("_", name)
+    path = target(folder, name)
     if not path.exists():
+        new_folder = not folder.is_dir()
         write_atomic(path, data)
+        fsync_folder(folder)
+        if new_folder:
+            fsync_folder(folder.parent)
     _add_to_manifest(folder, path.name, digest)
     return path, digest
 
@@ -75,7 +116,8 @@ def verify_manifest(folder: Path) -> list[str]:
     bad: list[str] = []
     if not manifest.exists():
         return bad
-    for line in manifest.read_text(encoding="utf-8").splitlines():
+    text = manifest.read_text(encoding="utf-8")
+    for line in text[: text.rfind("\n") + 1].splitlines():  # a last line torn by a crash is not an entry
         digest, _, name = line.partition("  ")
         path = folder / name
         if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:

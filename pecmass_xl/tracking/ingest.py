@@ -62,7 +62,9 @@ def ingest(journal: Journal, raw: bytes, verifier: SignatureVerifier | None, arc
     receipt_id = pm.message_id or f"<sha256.{hashlib.sha256(raw).hexdigest()}@pecmass.local>"
     if journal.has_receipt(receipt_id):
         return Ingested(attempt.message_id, attempt.row_id, "", False, "")
-    acceptance, notices = _timeout_context(journal, attempt)
+    acceptance, notices = None, 0
+    if pm.receipt_type == "preavviso-errore-consegna":  # only timeout notices need the attempt's history
+        acceptance, notices = _timeout_context(journal, attempt)
     outcome = classify(pm, acceptance_time=acceptance, previous_timeout_notices=notices)
     if outcome is None:
         return None
