@@ -173,6 +173,7 @@ def compile_template(label: str, source: str, headers: list[str]) -> CompiledTem
     try:
         ast = ENVIRONMENT.parse(compiled.source)
         compiled.template = ENVIRONMENT.from_string(compiled.source)
+        compiled.template.globals = {}  # no globals (see make_environment): nothing to copy per render
     except TemplateSyntaxError as exc:
         compiled.issues.append(TemplateIssue("template_syntax", f"Errore di sintassi alla riga {exc.lineno} del modello: {exc.message}."))
         return compiled

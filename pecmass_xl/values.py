@@ -45,6 +45,10 @@ def _group_thousands(integer_digits: str) -> str:
 
 def format_decimal_it(value: float | int | Decimal, decimals: int, thousands: bool = False) -> str:
     """`1234.5` → `1234,50` (or `1.234,50` with thousands), rounding half up like Excel."""
+    if type(value) is int:  # exact already (a CAP, a count): no Decimal needed
+        integer = str(abs(value))
+        text = (_group_thousands(integer) if thousands else integer) + ("," + "0" * decimals if decimals else "")
+        return "-" + text if value < 0 else text
     quantum = Decimal(1).scaleb(-decimals)
     number = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
     sign = "-" if number < 0 else ""
@@ -70,13 +74,12 @@ def _looks_like_date_format(fmt: str) -> bool:
 
 def format_date(value: dt.date | dt.datetime, fmt: str = "") -> str:
     """Dates `gg/mm/aaaa`; date-times with a time part also show `hh:mm` when the format has one."""
-    if isinstance(value, dt.datetime):
-        if "h" in fmt.lower() and (value.hour or value.minute or value.second):
-            return value.strftime("%d/%m/%Y %H:%M")
-        return value.strftime("%d/%m/%Y")
     if isinstance(value, dt.time):
-        return value.strftime("%H:%M")
-    return value.strftime("%d/%m/%Y")
+        return f"{value.hour:02d}:{value.minute:02d}"
+    day = f"{value.day:02d}/{value.month:02d}/{value.year:04d}"  # strftime is three times slower
+    if isinstance(value, dt.datetime) and "h" in fmt.lower() and (value.hour or value.minute or value.second):
+        return f"{day} {value.hour:02d}:{value.minute:02d}"
+    return day
 
 
 @lru_cache(maxsize=256)

@@ -373,6 +373,8 @@ class XlsxPackage:
 
 def _text_of(element) -> str:
     """The plain text of a shared or inline string: its `t`, or the `t` of its runs (not phonetics)."""
+    if len(element) == 1 and element[0].tag == _T:  # the common case: one plain `t`
+        return element[0].text or ""
     parts = []
     for child in element:
         if child.tag == _T:
