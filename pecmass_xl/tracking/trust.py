@@ -1,15 +1,46 @@
-"""Which signatures a campaign trusts: the PEC providers' chain, or the sandbox CA for `Sandbox`."""
+"""Which signatures a campaign trusts: the PEC providers' chain, or the sandbox CA for `Sandbox`.
+
+The sandbox CA is the anchor for the `Sandbox` preset only (DESIGN §7), and it is the CA written by
+the sandbox in its `connessione.json`, not `Certificato CA` / `PECMASS_CA_FILE`, which only change
+whom the TLS connection trusts. Verifiers are kept per anchor (they memoise chains); an anchor file
+that changed (a new sandbox in the same folder) gets a new verifier.
+"""
 
 from __future__ import annotations
 
-from pecmass_xl.receipts.signature import SignatureVerifier
-from pecmass_xl.settings import Settings
+from pathlib import Path
 
-_cache: dict[str, SignatureVerifier] = {}
+from pecmass_xl.errors import CannotRun
+from pecmass_xl.receipts.signature import SignatureVerifier
+from pecmass_xl.settings import Settings, read_sandbox_connection
+
+_cache: dict[tuple, SignatureVerifier] = {}
+
+
+def receipts_anchor(settings: Settings) -> Path | None:
+    """The sandbox CA for the `Sandbox` preset; None = the PEC providers' anchor."""
+    if not settings.is_sandbox:
+        return None
+    connection = read_sandbox_connection(settings.sandbox_dir) if settings.sandbox_dir else None
+    if connection and connection.get("ca_file"):
+        return Path(connection["ca_file"])
+    return settings.ca_file
 
 
 def verifier_for(settings: Settings) -> SignatureVerifier:
-    key = str(settings.ca_file) if settings.is_sandbox and settings.ca_file else "pec"
+    anchor = receipts_anchor(settings)
+    if anchor is None:
+        key: tuple = ("pec",)
+    else:
+        try:
+            stat = anchor.stat()
+            key = ("file", str(anchor), stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            key = ("file", str(anchor), None, None)
     if key not in _cache:
-        _cache[key] = SignatureVerifier(str(settings.ca_file)) if key != "pec" else SignatureVerifier(None)
+        try:
+            _cache[key] = SignatureVerifier(None) if anchor is None else SignatureVerifier(str(anchor))
+        except (OSError, ValueError) as exc:
+            raise CannotRun(f"Non riesco a leggere il certificato della sandbox «{anchor}» ({exc}): "
+                            "riavviate la sandbox.") from None
     return _cache[key]

@@ -45,6 +45,11 @@ def tls_key_builder(sandbox_dir: Path) -> ReceiptBuilder:
 
 def foreign_ca_builder() -> ReceiptBuilder:
     """A certificate shaped exactly like the provider's (same e-mail, e-mail protection) from another CA."""
+    return foreign_ca()[0]
+
+
+def foreign_ca() -> tuple[ReceiptBuilder, bytes]:
+    """(a builder signing as the look-alike provider certificate, that other CA's PEM)."""
     now = dt.datetime.now(dt.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sandbox CA (impostore)")])
@@ -62,7 +67,7 @@ def foreign_ca_builder() -> ReceiptBuilder:
             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    return ReceiptBuilder(Signer(leaf, key), rules.SERVICE_ADDRESS)
+    return ReceiptBuilder(Signer(leaf, key), rules.SERVICE_ADDRESS), ca.public_bytes(serialization.Encoding.PEM)
 
 
 def submission(message_id: str, recipient: str, identificativo: str | None = None,

@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,22 @@ def test_a_receipt_inside_a_transport_envelope_is_never_a_receipt(sb, tmp_path):
     assert len(receipt_events(path)) == before
     row = sheet_rows(path)[0]
     assert (row[c.COL_STATUS], row[c.COL_SIGNATURE]) == ("Mancata consegna", "verificata")
+
+
+def test_the_sandbox_preset_trusts_only_the_sandbox_ca_whatever_certificato_ca_says(sb, tmp_path):
+    builder, foreign_pem = forge.foreign_ca()
+    # A CA bundle that also holds another CA: it may widen whom TLS trusts, never who signs receipts.
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(Path(sb.connection["ca_file"]).read_bytes() + foreign_pem)
+    recipients = [unique("inesistente.bundle")]
+    path = make_campaign(tmp_path, recipients, settings={c.SET_CA_FILE: "bundle.pem"})
+    path, folder, ids = sent_campaign(sb, tmp_path, recipients, existing=path)
+    append(sb, folder, [forge.delivered(builder, forge.submission(ids[0], recipients[0]))])
+    run_json("receipts", path, "--json")
+    row = sheet_rows(path)[0]
+    assert (row[c.COL_STATUS], row[c.COL_SIGNATURE]) == ("Consegnato", "non verificata")
+    events = receipt_events(path)
+    assert sorted(e.signature for e in events) == ["non verificata", "verificata", "verificata"]
 
 
 @pytest.mark.parametrize("xml", [forge.BILLION_LAUGHS, forge.EXTERNAL_ENTITY, forge.QUADRATIC],
