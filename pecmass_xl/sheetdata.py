@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pecmass_xl import contract as c
-from pecmass_xl.values import CellText
 
 
 @dataclass
@@ -19,7 +18,7 @@ class Header:
 @dataclass
 class ListRow:
     number: int  # Excel row number (changes when the user sorts: never a key)
-    values: dict[str, CellText]  # parameter header -> what the cell shows
+    values: dict[str, str]  # parameter header -> what the cell shows (a CellText unless the cell is text)
     results: dict[str, object] = field(default_factory=dict)  # result header -> stored value
     stray: list[int] = field(default_factory=list)  # columns with a value but no header
 
