@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pecmass_xl import contract as c
 from pecmass_xl.campaign_files import campaign_archive, open_journal, open_usage
 from pecmass_xl.checks import run_checks
 from pecmass_xl.errors import CannotRun
@@ -18,6 +20,7 @@ from pecmass_xl.journal.status import ACCETTATO_NON_PEC
 from pecmass_xl.sending.engine import STOP_META, WORKER_META
 from pecmass_xl.sending.results import journal_summary, journal_update
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
+from pecmass_xl.workbook_write import clean_text
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 
 
@@ -52,10 +55,14 @@ class ReceiptsOutcome:
                 "anomalies": self.anomalies}
 
 
-def pending_rows(journal: Journal, bounce_window: float, now: dt.datetime | None = None) -> int:
+def pending_rows(views, bounce_window: float, now: dt.datetime | None = None) -> int:
+    """Rows still waiting for an outcome (handed over, not final), and `Accettato (non PEC)` rows
+    still inside the bounce window. `views`: the journal's `row_views()` (or the journal itself)."""
+    if isinstance(views, Journal):
+        views = views.row_views()
     now = now or dt.datetime.now(dt.timezone.utc)
     pending = 0
-    for view in journal.row_views().values():
+    for view in views.values():
         status = view.status
         if view.attempt is None:
             continue
@@ -74,7 +81,8 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
 
     A dropped connection ends a single run with `sync.error` set (what was read is kept); while
     following, it is tried again at the next round. A refused login always stops at once.
-    The sheet is rewritten after the first round and after any round that recorded something.
+    The sheet is rewritten after the first round (unless it already shows the journal) and after
+    any round that recorded something.
     """
     options = options or FollowOptions()
     report = run_checks(book.read())
@@ -108,9 +116,11 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
                     if rounds > 1:
                         report = run_checks(book.read())  # the user may have edited the sheet meanwhile
                     write_error = _write_sheet(book, journal, usage, settings, report, archive_root)
-                pending = pending_rows(journal, options.bounce_window, options.now())
-                outcome = ReceiptsOutcome(campaign, journal.status_counts(), total, rounds, pending, write_error)
-                outcome.anomalies = list_anomalies(journal)
+                views = journal.row_views()
+                pending = pending_rows(views, options.bounce_window, options.now())
+                counts = dict(Counter(view.status.stato for view in views.values()))
+                outcome = ReceiptsOutcome(campaign, counts, total, rounds, pending, write_error)
+                outcome.anomalies = list_anomalies(views)
                 if on_round:
                     on_round(outcome)
                 if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
@@ -125,9 +135,12 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
 
 
 def _write_sheet(book, journal: Journal, usage, settings, report, archive_root: Path) -> str | None:
-    """Result columns and Riepilogo from the journal in one write; the reason when it failed."""
+    """Result columns and Riepilogo from the journal in one write, unless the sheet already shows
+    exactly that (a run with nothing new then costs no workbook write); the reason when it failed."""
     try:
         update = journal_update(journal, report, archive_root)
+        if sheet_is_current(report.sheet, update):
+            return None
         summary = journal_summary(journal, usage, settings.mailbox, report, set(update.by_id))
         book.write(update, summary, confirm_lossy=lambda _l: True)
     except CannotRun as exc:
@@ -135,10 +148,55 @@ def _write_sheet(book, journal: Journal, usage, settings, report, archive_root: 
     return None
 
 
-def list_anomalies(journal: Journal) -> list[dict]:
-    """The rows to look at (see `anomalies`), for the command's output."""
+def _same(shown: object, wanted: object) -> bool:
+    if shown in (None, ""):
+        return wanted in (None, "")
+    if isinstance(wanted, dt.datetime):
+        # Excel keeps milliseconds: a time read back may differ by the rounding.
+        return isinstance(shown, dt.datetime) and abs((shown - wanted.replace(tzinfo=None)).total_seconds()) < 0.001
+    if isinstance(wanted, str):
+        return str(shown) == clean_text(wanted)
+    return shown == wanted
+
+
+def sheet_is_current(sheet, update) -> bool:
+    """Whether every result cell the update would write already holds that value (rows the sheet
+    no longer has cannot be written anyway and are ignored). A `Ricevute` link counts as present when
+    the cell holds a formula (its target is derived from the ID, so it is the same one)."""
+    if update.new_ids:
+        return False
+    link_column = next((h.column for h in sheet.headers if h.name == c.COL_RECEIPTS), None)
+
+    def current(row, values: dict) -> bool:
+        for column, wanted in values.items():
+            shown = row.results.get(column)
+            if column == c.COL_RECEIPTS:
+                has_link = shown not in (None, "") or (row.number, link_column) in sheet.formulas_without_value
+                if has_link != (wanted not in (None, "")):
+                    return False
+            elif not _same(shown, wanted):
+                return False
+        return True
+
+    by_id = {row.id_invio: row for row in sheet.rows if row.id_invio}
+    by_number = {row.number: row for row in sheet.rows}
+    for row_id, values in update.by_id.items():
+        row = by_id.get(row_id)
+        if row is not None and not current(row, values):
+            return False
+    for number, values in update.by_row.items():
+        row = by_number.get(number)
+        if row is not None and not current(row, values):
+            return False
+    return True
+
+
+def list_anomalies(views) -> list[dict]:
+    """The rows to look at (see `anomalies`), for the command's output. `views`: `row_views()`."""
+    if isinstance(views, Journal):
+        views = views.row_views()
     out = []
-    for row_id, view in journal.row_views().items():
+    for row_id, view in views.items():
         status = view.status
         reason = anomaly_reason(status.stato, status)
         if reason:

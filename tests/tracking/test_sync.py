@@ -189,3 +189,20 @@ def test_follow_survives_a_dropped_connection(sb, tmp_path, monkeypatch):
     assert code == 0 and doc["pending"] == 0
     assert [r[c.COL_STATUS] for r in sheet_rows(path)] == ["Consegnato"] * 4
     assert len(receipt_events(path)) == 8
+
+
+def test_nothing_new_leaves_the_workbook_alone_unless_it_lost_results(sb, tmp_path):
+    path, folder, _ = campaign_with_receipts(sb, tmp_path, 2, prefix="quieto")
+    assert run_json("receipts", path, "--json")[1]["recorded"] == 4
+    written = path.stat().st_mtime_ns
+    assert run_json("receipts", path, "--json")[0] == 0
+    assert path.stat().st_mtime_ns == written, "a run with nothing new does not rewrite the workbook"
+    # Excel closed without saving: the results are gone from the file, the journal still has them.
+    from .conftest import set_cell
+
+    set_cell(path, 0, c.COL_STATUS, None)
+    set_cell(path, 1, c.COL_DELIVERED_AT, None)
+    assert run_json("receipts", path, "--json")[1]["recorded"] == 0
+    rows = sheet_rows(path)
+    assert [r[c.COL_STATUS] for r in rows] == ["Consegnato", "Consegnato"]
+    assert rows[1][c.COL_DELIVERED_AT] is not None
