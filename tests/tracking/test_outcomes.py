@@ -252,3 +252,22 @@ def test_bounce_is_matched_by_the_quoted_message_id(done):
     bounce = [raw for raw in _sandbox_messages(done, Sandbox.sender) if header(raw, "X-Trasporto") == "errore"]
     assert bounce, "the sandbox wrapped the bounce in an anomaly envelope"
     assert rows[6][c.COL_STATUS] == "Mancata consegna" and rows[6][c.COL_SIGNATURE] == "assente"
+
+
+def test_riepilogo_counts_the_outcomes_with_a_chart_and_the_last_sync(done):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(done.path)
+    ws = wb[c.SHEET_SUMMARY]
+    cells = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(1, ws.max_row + 1)}
+    assert cells["Consegnato"] == 2 and cells["Mancata consegna"] == 6
+    assert cells["Accettato (non PEC)"] == 1 and cells["Non accettato"] == 1 and cells["Totale"] == 10
+    assert cells["Campagna"] == _campaign(done)
+    assert cells["Ultimo aggiornamento ricevute"] != "mai"
+    assert ws._charts, "a chart of the rows per status"
+
+
+def _campaign(done: Campaign) -> str:
+    from .conftest import campaign_of
+
+    return campaign_of(done.path)
