@@ -233,8 +233,8 @@ class _Checker:
         return PreparedRow(n, row.id_invio, draft, found)
 
     def render_field(self, compiled: CompiledTemplate, row: ListRow, found: list[Problem]) -> str | None:
-        if compiled.template is None:
-            return None
+        if compiled.template is None or compiled.issues:
+            return None  # the template's own error, said once, blocks every row: no echo per row
         result = render(compiled, row.values)
         if result.error:
             found.append(problem("template_render", f"Il modello non si compone per questa riga: {result.error}.", row=row.number, column=compiled.label))

@@ -190,3 +190,14 @@ def test_template_variables_set_inside_the_template(make_book, check, cli):
     path = make_book(message={c.MSG_TEXT: text})
     assert check(path)[:2] == (0, [])
     assert cli("preview", path, "--row", 2, "--json").json["text"] == "Gentile Mario.."
+
+
+def test_unknown_field_is_said_once_not_on_every_row(make_book, check, cli):
+    rows = [["a@pec.test", "A", "Uno", None], ["b@pec.test", "B", "Due", None], ["c@pec.test", "C", "Tre", None]]
+    path = make_book(rows=rows, message={c.MSG_TEXT: "Gentile {{ Cognom }}"})
+    rc, found, doc = check(path)
+    assert (rc, found) == (1, [("template_unknown_field", None, c.MSG_TEXT)])
+    result = cli("check", path)
+    assert "3 righe: 0 pronte, 3 con errori; 1 errori, 0 avvisi." in result.out
+    preview = cli("preview", path, "--row", 3, "--json")
+    assert preview.rc == 1 and [p["code"] for p in preview.json["problems"]] == ["template_unknown_field"]
