@@ -1,14 +1,16 @@
 """Benchmark of `pecmass check` against merely reading the same workbook with openpyxl.
 
 Builds workbooks of 1k / 10k / 100k recipients (10 parameter columns plus the result columns, no
-attachments), then, each in a fresh child process so that peak memory is that run's own:
+attachments; strings in a shared-strings table and a `<dimension>`, as Excel saves them — `--inline`
+keeps openpyxl's own way), then, each in a fresh child process so peak memory is that run's own:
 
 - read:  openpyxl read-only, data-only, every cell of Destinatari touched (value and number format);
 - check: what `pecmass check PATH` does: read the workbook, run every check, render subject and
          text of every row.
 
-Prints seconds, rows per second, peak resident memory, and check/read. Targets (issue 2): cost
-linear in rows; 100k rows in <= 15 s and <= 1 GiB; check <= 2.5x the bare read.
+Prints wall and CPU seconds, rows per second, peak resident memory (ru_maxrss), and check/read.
+Targets (issue 2): cost linear in rows; 100k rows in <= 15 s and <= 1 GiB; check <= 2.5x the bare
+read. Workbooks are built once per folder (`--keep DIR` reuses them).
 
     python benchmarks/bench_check.py                 # 1000 10000 100000
     python benchmarks/bench_check.py --sizes 1000 5000 --keep /tmp/bench
