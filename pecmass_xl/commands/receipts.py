@@ -64,7 +64,7 @@ def cmd_receipts(args) -> int:
                 print(f"Lettura {outcome.rounds}: {outcome.sync.recorded} ricevute nuove, {outcome.pending} righe in attesa.", file=sys.stderr)
 
         options = FollowOptions(follow=args.follow, poll_seconds=args.poll, bounce_window=args.bounce_window)
-        outcome = update_receipts(book, password, options, on_round=show)
+        outcome = update_receipts(book, password, options, on_round=show, sheet=sheet)
     finally:
         lock.release()
     if args.json:

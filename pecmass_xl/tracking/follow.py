@@ -76,7 +76,8 @@ def pending_rows(views, bounce_window: float, now: dt.datetime | None = None) ->
 
 def update_receipts(book, password: str, options: FollowOptions | None = None,
                     should_stop: Callable[[], bool] | None = None,
-                    on_round: Callable[[ReceiptsOutcome], None] | None = None) -> ReceiptsOutcome:
+                    on_round: Callable[[ReceiptsOutcome], None] | None = None,
+                    sheet=None) -> ReceiptsOutcome:
     """Sync, then rewrite the sheet from the journal; with `options.follow`, repeat until done.
 
     A dropped connection ends a single run with `sync.error` set (what was read is kept); while
@@ -85,7 +86,7 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
     any round that recorded something.
     """
     options = options or FollowOptions()
-    report = run_checks(book.read())
+    report = run_checks(sheet if sheet is not None else book.read())  # `sheet`: just read by the caller
     settings = report.settings
     campaign = report.sheet.campaign_id
     if not campaign:
@@ -113,9 +114,12 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
                     result = SyncResult(error=str(exc))  # the server is unreachable now: try again later
                 total.add(result)
                 if rounds == 1 or result.recorded or write_error:
-                    if rounds > 1:
-                        report = run_checks(book.read())  # the user may have edited the sheet meanwhile
-                    write_error = _write_sheet(book, journal, usage, settings, report, archive_root)
+                    try:
+                        if rounds > 1:
+                            report = run_checks(book.read())  # the user may have edited the sheet meanwhile
+                        write_error = _write_sheet(book, journal, usage, settings, report, archive_root)
+                    except CannotRun as exc:  # unreadable now (being saved, locked): next round
+                        write_error = str(exc)
                 views = journal.row_views()
                 pending = pending_rows(views, options.bounce_window, options.now())
                 counts = dict(Counter(view.status.stato for view in views.values()))
