@@ -88,6 +88,19 @@ def set_settings(path: Path, values: dict[str, object]) -> None:
     wb.save(path)
 
 
+def set_message(path: Path, label: str, value: object) -> None:
+    """Fill one `Messaggio` value by its label."""
+    wb = load_workbook(path)
+    ws = wb[c.SHEET_MESSAGE]
+    for row in ws.iter_rows(min_col=1, max_col=2):
+        if row[0].value == label:
+            row[1].value = value
+            break
+    else:
+        ws.append([label, value])
+    wb.save(path)
+
+
 def set_cell(path: Path, row_index: int, header: str, value: object, as_text: bool = False) -> None:
     """Change one `Destinatari` cell (row_index 0 = first recipient); `as_text` keeps "=…" a string,
     as a cell typed with a leading apostrophe or imported from CSV holds it."""

@@ -172,3 +172,20 @@ def test_a_resent_row_shows_its_latest_attempt_and_keeps_both(sb, tmp_path, caps
     line = next(li for li in lines[1:] if li[col["PEC"]] == right)
     assert line[col["Tentativi"]] == "2" and line[col["Message-ID"]] == second_id
     assert line[col[c.COL_STATUS]] == "Consegnato" and not line[col["Anomalia"]]
+
+
+def test_brief_and_synthetic_delivery_receipts_are_read_and_verified(sb, tmp_path):
+    from .conftest import set_message
+
+    for form in ("breve", "sintetica"):
+        path = make_campaign(tmp_path, [unique(form)], name=f"{form}.xlsx")
+        set_message(path, c.MSG_RECEIPT_TYPE, form)
+        assert run("send", path, "--yes", *FAST_SEND) == 0
+        message_id = latest_message_id(path)
+        assert sb.wait_until(lambda: "avvenuta-consegna" in kinds(receipts_for(sb, message_id)))
+        delivered = by_kind(receipts_for(sb, message_id), "avvenuta-consegna")[0]
+        # `breve` carries the original with hashes instead of attachments, `sintetica` no original at all.
+        assert (b"postacert.eml" in delivered) == (form == "breve")
+        code, doc = run_json("receipts", path, "--json")
+        row = sheet_rows(path)[0]
+        assert (row[c.COL_STATUS], row[c.COL_OUTCOME], row[c.COL_SIGNATURE]) == ("Consegnato", "Consegnata", "verificata"), form
