@@ -55,21 +55,33 @@ class ReceiptsOutcome:
                 "anomalies": self.anomalies}
 
 
-def pending_rows(views, bounce_window: float, now: dt.datetime | None = None) -> int:
+CLOCK_SKEW = 300.0  # seconds the provider's clock may run ahead of ours before we stop trusting it
+
+
+def pending_rows(views, bounce_window: float, now: dt.datetime | None = None,
+                 watched: dict[str, float] | None = None) -> int:
     """Rows still waiting for an outcome (handed over, not final), and `Accettato (non PEC)` rows
-    still inside the bounce window. `views`: the journal's `row_views()` (or the journal itself)."""
+    still inside the bounce window. `views`: the journal's `row_views()` (or the journal itself).
+
+    The window is measured on the provider's clock from the acceptance. When that clock is ahead of
+    ours beyond any plausible skew (a sandbox with a time scale), it is measured instead from when
+    this run first saw the row (`watched`: row id → `time.monotonic()`, kept by the caller).
+    """
     if isinstance(views, Journal):
         views = views.row_views()
     now = now or dt.datetime.now(dt.timezone.utc)
     pending = 0
-    for view in views.values():
+    for row_id, view in views.items():
         status = view.status
         if view.attempt is None:
             continue
         if not status.final and status.handed_over:
             pending += 1
         elif status.stato == ACCETTATO_NON_PEC and status.accettata_il is not None:
-            if (now - status.accettata_il).total_seconds() < bounce_window:
+            elapsed = (now - status.accettata_il).total_seconds()
+            if elapsed < -CLOCK_SKEW and watched is not None:
+                elapsed = time.monotonic() - watched.setdefault(row_id, time.monotonic())
+            if elapsed < bounce_window:
                 pending += 1
     return pending
 
@@ -103,6 +115,7 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
             journal.set_meta(WORKER_META, str(os.getpid()))
         rounds = 0
         write_error: str | None = None
+        watched: dict[str, float] = {}  # non-PEC rows whose acceptance is in our future (see pending_rows)
         try:
             while True:
                 rounds += 1
@@ -121,7 +134,7 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
                     except CannotRun as exc:  # unreadable now (being saved, locked): next round
                         write_error = str(exc)
                 views = journal.row_views()
-                pending = pending_rows(views, options.bounce_window, options.now())
+                pending = pending_rows(views, options.bounce_window, options.now(), watched)
                 counts = dict(Counter(view.status.stato for view in views.values()))
                 outcome = ReceiptsOutcome(campaign, counts, total, rounds, pending, write_error)
                 outcome.anomalies = list_anomalies(views)
