@@ -137,7 +137,15 @@ def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -
 
     settings, _ = resolve_settings(settings_sheet.settings, settings_sheet.message, settings_sheet.folder)
     book.set_status("PEC Massiva: lettura delle ricevute…")
-    outcome = update_receipts(book, get_password(settings), options or FollowOptions(follow=False))
+    from pecmass_xl.journal import hold_campaign_lock
+
+    # One mailbox reader per campaign, as for `pecmass receipts` (SendInProgress → Italian message).
+    lock = hold_campaign_lock(settings_sheet.campaign_id) if settings_sheet.campaign_id else None
+    try:
+        outcome = update_receipts(book, get_password(settings), options or FollowOptions(follow=False))
+    finally:
+        if lock is not None:
+            lock.release()
     book.set_status(f"PEC Massiva: ricevute aggiornate ({outcome.sync.recorded} nuove, "
                     f"{outcome.pending} righe in attesa).")
     return outcome
