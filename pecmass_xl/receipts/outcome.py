@@ -18,20 +18,11 @@ from datetime import datetime, timedelta
 
 from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage
 
-# Esito vocabulary (DESIGN §4). Those not produced here are set by the sending engine.
-ESITO_CONSEGNATA = "Consegnata"
-ESITO_CASELLA_PIENA = "Casella piena"
-ESITO_INDIRIZZO_INESISTENTE = "Indirizzo inesistente"
-ESITO_DOMINIO_INESISTENTE = "Dominio inesistente"
-ESITO_VIRUS = "Virus"
-ESITO_TEMPO_SCADUTO = "Tempo scaduto"
-ESITO_NON_PEC = "Destinatario non PEC"
-ESITO_TROPPO_GRANDE = "Messaggio troppo grande"
-ESITO_FORMATO = "Formato non accettato"
-ESITO_RIFIUTATO = "Rifiutato dal server"
-ESITO_TEMPORANEO = "Errore temporaneo"
-ESITO_INCERTO = "Esito incerto"
-ESITO_ALTRO = "Altro"
+# Esito vocabulary (DESIGN §4): one list, kept with the status rules.
+from pecmass_xl.journal.status import (  # noqa: E402
+    ESITO_ALTRO, ESITO_CASELLA_PIENA, ESITO_CONSEGNATA, ESITO_DOMINIO_INESISTENTE, ESITO_FORMATO,
+    ESITO_INDIRIZZO_INESISTENTE, ESITO_NON_PEC, ESITO_TEMPO_SCADUTO, ESITO_TROPPO_GRANDE, ESITO_VIRUS,
+)
 
 EVENT_ACCEPTED = "accettazione"
 EVENT_ACCEPTED_EXTERNAL = "accettazione-esterno"
