@@ -35,3 +35,9 @@ def print_problems(problems: list[Problem], stream=None) -> None:
 def count_severity(problems: list[Problem]) -> tuple[int, int]:
     errors = sum(1 for p in problems if p.severity == ERROR)
     return errors, len(problems) - errors
+
+
+def print_counts(counts: dict[str, int]) -> None:
+    """Rows per `Stato invio`, most frequent first."""
+    for status, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        print(f"  {status}: {n}")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from pecmass_xl.cli import print_json
+from pecmass_xl.commands.common import print_counts
 from pecmass_xl.demo import run_demo
 from pecmass_xl.errors import EXIT_OK
 
@@ -30,8 +31,7 @@ def cmd_demo(args) -> int:
     for row in result.rows:
         print(f"{row['row']:>4}  {row['to']:<46} {row['status']:<20} {row['esito']:<22} {row['firma']}")
     print()
-    for status, n in sorted(result.counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {status}: {n}")
+    print_counts(result.counts)
     print()
     print(f"Cartella di lavoro con le colonne dei risultati: {result.workbook}")
     print(f"Report CSV (anomalie per prime):                 {result.report}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from pecmass_xl.campaign_files import campaign_archive, open_journal
 from pecmass_xl.checks import run_checks
 from pecmass_xl.cli import print_json
+from pecmass_xl.commands.common import print_counts
 from pecmass_xl.credentials import get_password
 from pecmass_xl.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
 from pecmass_xl.journal import campaign_lock
@@ -71,8 +72,7 @@ def cmd_receipts(args) -> int:
         print_json(outcome.as_json())
     else:
         print(f"Ricevute: {outcome.sync.scanned} messaggi esaminati, {outcome.sync.recorded} ricevute nuove registrate.")
-        for status, n in sorted(outcome.counts.items(), key=lambda kv: -kv[1]):
-            print(f"  {status}: {n}")
+        print_counts(outcome.counts)
         for a in outcome.anomalies:
             print(f"  anomalia {a['id']}: {a['reason']} — {a['detail'] or '—'} (firma {a['signature'] or '—'})")
         if outcome.write_error:
@@ -103,6 +103,5 @@ def cmd_report(args) -> int:
     else:
         summary = build_report(report, None, archive_root, out, args.delimiter)
     print(f"Report di {summary.rows} righe ({summary.anomalies} anomalie, elencate per prime) in {summary.path}.")
-    for status, n in sorted(summary.counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {status}: {n}")
+    print_counts(summary.counts)
     return EXIT_OK

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pecmass_xl.campaign_files import open_journal
 from pecmass_xl.cli import print_json
-from pecmass_xl.commands.common import ask_yes_no, print_problems
+from pecmass_xl.commands.common import ask_yes_no, print_counts, print_problems
 from pecmass_xl.credentials import get_password, store_password
 from pecmass_xl.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, EXIT_LOGIN_REFUSED, EXIT_OK, CannotRun
 from pecmass_xl.journal.store import RESEND_CHOICES
@@ -177,8 +177,7 @@ def cmd_send(args) -> int:
         print_json(outcome.as_json())
     else:
         print(f"Campagna {outcome.campaign_id}: {outcome.sent_now} PEC consegnate al gestore in questo invio.")
-        for status, n in sorted(outcome.counts.items(), key=lambda kv: -kv[1]):
-            print(f"  {status}: {n}")
+        print_counts(outcome.counts)
         for f in outcome.failed:
             print(f"  riga {f['row']} ({f['id']}): {f['status']} — {f['detail']}")
         if outcome.write_error:
@@ -271,8 +270,7 @@ def cmd_status(args) -> int:
     print(f"Campagna {campaign}: {'invio in corso' if running else 'nessun invio in corso'}.")
     if info.get("total"):
         print(f"Avanzamento dell'ultimo invio: {info.get('done', 0)}/{info['total']}.")
-    for status, n in sorted(counts.items(), key=lambda kv: -kv[1]):
-        print(f"  {status}: {n}")
+    print_counts(counts)
     for label, to, status in tests:
         print(f"  prova {label} a {to}: {status}")
     print(f"Ultimo aggiornamento ricevute: {last_sync:%d/%m/%Y %H:%M}" if last_sync else "Ricevute mai aggiornate.")

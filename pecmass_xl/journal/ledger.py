@@ -100,8 +100,11 @@ def _entry(row) -> LedgerEntry:
     )
 
 
-class Ledger:
-    """Open the ledger file (default `data_dir()/ledger.sqlite`; any explicit path, e.g. a sandbox's)."""
+class LedgerFile:
+    """An open ledger file (default `data_dir()/ledger.sqlite`; any explicit path, e.g. a sandbox's).
+
+    The ledger and the usage counters share the file, its migrations and this lifecycle.
+    """
 
     def __init__(self, path: Path | str | None = None) -> None:
         self._db = open_ledger_file(path)
@@ -113,11 +116,15 @@ class Ledger:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "Ledger":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class Ledger(LedgerFile):
+    """Every message handed over, per mailbox: re-adoption of rows that lost their `ID invio`."""
 
     def record(
         self,

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ._db import utc_now
-from .ledger import normalise_mailbox, open_ledger_file
+from .ledger import LedgerFile, normalise_mailbox
 
 _ITALY = ZoneInfo("Europe/Rome")
 
@@ -34,24 +33,8 @@ class MonthlyUsage:
     mass_sends: int      # campaigns with at least one real message this month
 
 
-class UsageCounter:
-    """Open the counters in the ledger file (default `data_dir()/ledger.sqlite`, or an explicit path)."""
-
-    def __init__(self, path: Path | str | None = None) -> None:
-        self._db = open_ledger_file(path)
-
-    @property
-    def path(self) -> Path:
-        return self._db.path
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> "UsageCounter":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+class UsageCounter(LedgerFile):
+    """Messages and mass sends per month per mailbox, kept in the ledger file."""
 
     def record_message(
         self, mailbox: str, campaign_id: str, *, test: bool = False, when: datetime | None = None, count: int = 1
