@@ -6,6 +6,7 @@ every row must end handed over or `Incerto`.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -22,11 +23,46 @@ from .conftest import envelopes_for, make_campaign, sheet_rows, unique_local
 
 ROWS = 200
 KILLS = 20
+MOST_ACCEPTED_PER_ROUND = 8  # 20 rounds x at most 8 < 200 rows: the kills always find work left
+
+
+class AcceptedCounter(logging.Handler):
+    """Counts the sandbox's accepted submissions, so a kill can be aimed at a moment of the sending
+    rather than at a wall-clock time that a fast machine outruns."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.accepted = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("submission accepted"):
+            self.accepted += 1
+
+
+@pytest.fixture
+def accepted_counter():
+    logger = logging.getLogger("pecmass.sandbox.provider")
+    counter, level = AcceptedCounter(), logger.level
+    logger.addHandler(counter)
+    logger.setLevel(logging.INFO)
+    yield counter
+    logger.removeHandler(counter)
+    logger.setLevel(level)
+
+
+def _wait(process, until, timeout: float) -> bool:
+    """Wait until `until()` holds (True) or the process ends or the timeout passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if until():
+            return True
+        time.sleep(0.002)
+    return False
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX only")
-def test_sigkill_at_random_moments_never_sends_twice_and_loses_nothing(sb, tmp_path):
+def test_sigkill_at_random_moments_never_sends_twice_and_loses_nothing(sb, tmp_path, accepted_counter):
     rng = random.Random(20261128)
     recipients = [f"{unique_local('k')}@studio.pec.test" for _ in range(ROWS)]
     path = make_campaign(tmp_path, recipients)
@@ -34,20 +70,29 @@ def test_sigkill_at_random_moments_never_sends_twice_and_loses_nothing(sb, tmp_p
                "--backoff", "0.05"]
     env = dict(os.environ)
     kills = 0
-    finished = False
-    for _round in range(KILLS * 3):
+    while kills < KILLS:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + (rng.uniform(0.2, 2.5) if kills < KILLS else 600)
-        while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.02)
+        # Aim: either a moment of the start-up (reading, planning, freezing the rows, logging in)
+        # or a moment right after the n-th acceptance of this run (between the 250 and the ledger
+        # commit, or in the middle of the next message).
+        aim = rng.randint(0, MOST_ACCEPTED_PER_ROUND)
+        if aim == 0:
+            started = time.monotonic()
+            delay = rng.uniform(0.05, 1.5)
+            reached = _wait(process, lambda: time.monotonic() - started >= delay, 60)
+        else:
+            target = accepted_counter.accepted + aim
+            reached = _wait(process, lambda: accepted_counter.accepted >= target, 60)
+            time.sleep(rng.uniform(0, 0.03))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 1
-            continue
-        if kills >= KILLS:
-            finished = process.returncode in (0, 1)
-            break
+        else:
+            pytest.fail(f"a run ended by itself (exit code {process.returncode}, aim reached: {reached}) "
+                        f"after {kills} kills: the campaign ran out of rows before the kills")
+    final = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    finished = final.returncode in (0, 1)
     assert kills >= KILLS, f"only {kills} kills landed"
     assert finished, "the last run did not complete"
     sb.wait_idle(20)
