@@ -172,6 +172,20 @@ def _leaf_builder(ca_cert: x509.Certificate, ca_key, public_key, common_name: st
     )
 
 
+# Both leaves only sign (TLS handshakes, receipts), never encipher or issue.
+_DIGITAL_SIGNATURE_ONLY = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def _server_certificate(ca_cert, ca_key, key, now: dt.datetime) -> x509.Certificate:
     """TLS server use only, valid for `localhost` and `127.0.0.1`."""
     return (
@@ -181,20 +195,7 @@ def _server_certificate(ca_cert, ca_key, key, now: dt.datetime) -> x509.Certific
             x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_DIGITAL_SIGNATURE_ONLY, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -208,20 +209,7 @@ def _signer_certificate(ca_cert, ca_key, key, now: dt.datetime) -> x509.Certific
     return (
         _leaf_builder(ca_cert, ca_key, key.public_key(), "Gestore PEC sandbox", now)
         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(PROVIDER_ADDRESS)]), critical=False)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(_DIGITAL_SIGNATURE_ONLY, critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
