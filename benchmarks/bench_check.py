@@ -46,7 +46,7 @@ def build_workbook(path: Path, rows: int) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    from pecmass_xl import contract as c
+    from pecmass_xl.workbook import contract as c
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(c.SHEET_LIST)
@@ -153,8 +153,8 @@ def child_read(path: str) -> dict:
 
 
 def child_check(path: str) -> dict:
-    from pecmass_xl import usecases
-    from pecmass_xl.workbook_file import FileWorkbook
+    from pecmass_xl.app import usecases
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     cpu = _usage()[0]
     start = time.perf_counter()

@@ -86,7 +86,7 @@ def main() -> None:
 
     verifier = SignatureVerifier([pki.root.pem])
     start = time.perf_counter()
-    statuses = [verifier.verify(raw, parsed=pm).status for raw, pm in zip(receipts, parsed)]
+    statuses = [verifier.verify(raw, parsed=pm).status for raw, pm in zip(receipts, parsed, strict=False)]
     elapsed = time.perf_counter() - start
     assert set(statuses) == {"verificata"}, set(statuses)
     results["verified_chain_memoised_per_s"] = rate(len(receipts), elapsed)

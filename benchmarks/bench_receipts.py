@@ -84,10 +84,10 @@ def _build_pair(args: tuple[int, str, str, float]) -> tuple[bytes, bytes]:
 
 def build_campaign(folder: Path, sandbox_dir: Path, rows: int) -> tuple[Path, str, list[str]]:
     """A Sandbox workbook and its journal: one committed attempt per row. Returns (workbook, campaign, ids)."""
-    from pecmass_xl import contract as c
+    from pecmass_xl.campaign.new_workbook import build_new_workbook
     from pecmass_xl.journal import Journal, new_campaign_id
-    from pecmass_xl.workbook_new import build_new_workbook
-    from pecmass_xl.workbook_write import atomic_save
+    from pecmass_xl.workbook import contract as c
+    from pecmass_xl.workbook.write import atomic_save
 
     campaign = new_campaign_id()
     message_ids = []
@@ -178,8 +178,8 @@ class Stages:
         self._undo.clear()
 
     def install(self, verify: bool = True) -> None:
-        from pecmass_xl import archive
-        from pecmass_xl.mailserver.imap_session import ImapSession
+        from pecmass_xl.journal import archive
+        from pecmass_xl.mailclient.imap_session import ImapSession
         from pecmass_xl.receipts.signature import STATUS_NOT_VERIFIED, SignatureResult, SignatureVerifier
         from pecmass_xl.tracking import ingest, sync
 
@@ -291,12 +291,13 @@ def run_dovecot(raws_source: Path, user: str, settings_like, journal_path_: Path
                 sandbox_ca: Path, log) -> dict:
     """The same receipts served by Dovecot (a fast, real IMAP server), verified against the sandbox CA."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "tracking"))
-    from dovecot import DOVECOT, Dovecot  # noqa: E402
-    from imapclient import IMAPClient
     import ssl
 
+    from dovecot import DOVECOT, Dovecot  # noqa: E402
+    from imapclient import IMAPClient
+
+    from pecmass_xl.campaign.settings import Settings
     from pecmass_xl.receipts.signature import SignatureVerifier
-    from pecmass_xl.settings import Settings
     from pecmass_xl.tracking import sync as sync_module
 
     if DOVECOT is None:
@@ -353,10 +354,10 @@ def main() -> int:
     rows = args.receipts // 2
     log = (lambda text: None) if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
 
-    from pecmass_xl.checks import run_checks
+    from pecmass_xl.campaign.checks import run_checks
     from pecmass_xl.journal import journal_path
     from pecmass_xl.sandbox import rules
-    from pecmass_xl.workbook_file import FileWorkbook
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     log(f"building a campaign of {rows} rows and {args.receipts} signed receipts…")
     start = time.perf_counter()

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pecmass_xl import contract as c  # noqa: E402
-from pecmass_xl.workbook_new import build_new_workbook  # noqa: E402
+from pecmass_xl.campaign.new_workbook import build_new_workbook  # noqa: E402
+from pecmass_xl.workbook import contract as c  # noqa: E402
 
 
 def start_sandbox(directory: Path, env: dict) -> tuple[subprocess.Popen, dict]:

@@ -1,3 +1,3 @@
-from pecmass_xl.cli import main
+from pecmass_xl.cli.main import main
 
 raise SystemExit(main())

@@ -18,10 +18,10 @@ from typing import Any
 
 import xlwings as xw
 
-from pecmass_xl import contract as c
-from pecmass_xl.addresses import address_problem
-from pecmass_xl.templates import compile_template, render
-from pecmass_xl.values import cell_text
+from pecmass_xl.campaign.addresses import address_problem
+from pecmass_xl.campaign.templates import compile_template, render
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.cell_values import cell_text
 
 CATEGORY = "PEC Massiva"
 STATUS_CACHE_SECONDS = 5.0  # a column of PEC_STATO reads the journal once, not once per cell
@@ -46,7 +46,7 @@ def pec_anteprima(modello: Any, intestazioni: list[Any], valori: list[Any]) -> s
     compiled = compile_template("Anteprima", modello, names)
     if compiled.issues:
         return "#ERRORE: " + compiled.issues[0].message
-    values = {h: cell_text(v) for h, v in zip(headers, valori) if h}
+    values = {h: cell_text(v) for h, v in zip(headers, valori, strict=False) if h}
     result = render(compiled, values)
     if result.error:
         return "#ERRORE: " + result.error
@@ -81,7 +81,7 @@ def _campaign_of(caller: Any) -> str:
         for label, value in marker.range((1, 1), (10, 2)).value:
             if label == c.MARKER_CAMPAIGN and value:
                 return str(value).strip()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a worksheet function returns a value, never raises
         return ""
     return ""
 

@@ -21,11 +21,11 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
-from pecmass_xl import contract as c
-from pecmass_xl import styles
+from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.excel.ovba import MODULE_DOCUMENT, MODULE_PROCEDURAL, Module, Project, build_vba_project
-from pecmass_xl.excel.package import add_macro_parts
-from pecmass_xl.workbook_new import build_new_workbook
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import styles
+from pecmass_xl.workbook.macro_parts import add_macro_parts
 
 EXCEL_DIR = Path(__file__).resolve().parent
 VBA_DIR = EXCEL_DIR / "vba"

@@ -46,7 +46,7 @@ class _Entry:
     name: str
     kind: int
     data: bytes = b""
-    children: dict[str, "_Entry"] = field(default_factory=dict)
+    children: dict[str, _Entry] = field(default_factory=dict)
     sid: int = 0
     left: int = NOSTREAM
     right: int = NOSTREAM
@@ -106,7 +106,7 @@ def write_compound_file(streams: dict[str, bytes]) -> bytes:
     first_minifat = _append_chain(fat, minifat_sectors) if minifat_sectors else ENDOFCHAIN
     root.start = _append_chain(fat, ministream_sectors) if ministream_sectors else ENDOFCHAIN
     root.size = len(mini_stream)
-    for entry, count in zip(big_streams, big_sectors):
+    for entry, count in zip(big_streams, big_sectors, strict=False):
         entry.start = _append_chain(fat, count)
         entry.size = len(entry.data)
     fat.extend([FREESECT] * (fat_sectors * _FAT_ENTRIES_PER_SECTOR - len(fat)))

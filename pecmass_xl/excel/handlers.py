@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pecmass_xl.errors import PecmassError
+from pecmass_xl.core.errors import PecmassError
+from pecmass_xl.core.logging_setup import configure_logging
+from pecmass_xl.core.paths import log_file
 from pecmass_xl.excel import dialogs, ribbon_actions
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
-from pecmass_xl.logging_setup import configure_logging
-from pecmass_xl.paths import log_file
 
 log = logging.getLogger("pecmass.excel")
 
@@ -80,7 +80,7 @@ def _run(action: Callable[..., Any]) -> Any:
         return action(book, ui)
     except PecmassError as exc:
         ui.error(str(exc))
-    except Exception as exc:  # never a traceback in front of the user
+    except Exception as exc:  # noqa: BLE001 - never a traceback in front of the user
         log.error("ribbon action %s failed: %s", action.__name__, type(exc).__name__, exc_info=False)
         ui.error(f"Errore imprevisto ({type(exc).__name__}). Nessun dato è andato perso: gli invii sono "
                  f"nel registro. Il file di registro di pecmass è {log_file()}.")

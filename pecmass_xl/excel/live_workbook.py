@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pecmass_xl import contract as c
-from pecmass_xl import styles
-from pecmass_xl.errors import CannotRun
-from pecmass_xl.sheetdata import SheetData
-from pecmass_xl.summary import Summary
-from pecmass_xl.workbook_read import read_label_values, read_list
-from pecmass_xl.workbook_write import ResultUpdate, clean_text
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import styles
+from pecmass_xl.workbook.read import read_label_values, read_list
+from pecmass_xl.workbook.riepilogo import Summary
+from pecmass_xl.workbook.sheetdata import SheetData
+from pecmass_xl.workbook.write import ResultUpdate, clean_text
 
 log = logging.getLogger("pecmass.excel")
 

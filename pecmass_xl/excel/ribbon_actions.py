@@ -15,22 +15,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from pecmass_xl import contract as c
-from pecmass_xl import usecases
-from pecmass_xl.campaign_files import campaign_archive, open_journal, open_ledger
-from pecmass_xl.checks import CheckReport, run_checks
-from pecmass_xl.credentials import get_password, store_password
-from pecmass_xl.csv_import import read_csv_list
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.app import usecases
+from pecmass_xl.campaign.checks import CheckReport, run_checks
+from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledger
+from pecmass_xl.campaign.settings import Settings, resolve_settings
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.paths import data_dir
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
 from pecmass_xl.journal.store import RESEND_FAILED, RESEND_UNCERTAIN
-from pecmass_xl.paths import data_dir
+from pecmass_xl.mailclient.credentials import get_password, store_password
 from pecmass_xl.sending import background
 from pecmass_xl.sending.connection import check_connection
 from pecmass_xl.sending.plan import SendPlan, draft_hash, plan_send
-from pecmass_xl.sending.test_send import send_test
-from pecmass_xl.settings import Settings, resolve_settings
+from pecmass_xl.sending.trial_send import send_test
 from pecmass_xl.tracking.report import build_report, default_report_path
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.csv_import import read_csv_list
 
 LEGALMAIL_NOTICE_KEY = "legalmail-contratto"  # same key as the CLI: one acknowledgement per mailbox
 RESEND_FAILED_AND_UNCERTAIN = frozenset({RESEND_FAILED, RESEND_UNCERTAIN})

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pecmass_xl.credentials import get_password
-from pecmass_xl.errors import CannotRun, PecmassError
+from pecmass_xl.core.errors import CannotRun, PecmassError
+from pecmass_xl.core.logging_setup import configure_logging
 from pecmass_xl.excel.live_workbook import ExcelWorkbook, is_busy_error, locate_open_book
-from pecmass_xl.logging_setup import configure_logging
+from pecmass_xl.mailclient.credentials import get_password
 from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome, SendRun
 from pecmass_xl.sending.plan import draft_hash, plan_send
 from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome, update_receipts
@@ -65,7 +65,7 @@ class DetachedWorkbook(ExcelWorkbook):
     def set_status(self, text: str | None) -> None:
         try:
             super().set_status(text)
-        except Exception:  # the status bar is a courtesy: never fail the work for it
+        except Exception:  # noqa: BLE001 - the status bar is a courtesy: never fail the work for it
             log.debug("status bar not updated")
 
 
@@ -133,7 +133,7 @@ def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] 
 
 def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -> ReceiptsOutcome:
     settings_sheet = book.read()
-    from pecmass_xl.settings import resolve_settings
+    from pecmass_xl.campaign.settings import resolve_settings
 
     settings, _ = resolve_settings(settings_sheet.settings, settings_sheet.message, settings_sheet.folder)
     book.set_status("PEC Massiva: lettura delle ricevute…")
@@ -154,7 +154,7 @@ def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -
 def _bound_com_retries() -> None:
     try:
         import xlwings._xlwindows as xlwindows  # Windows only
-    except Exception:
+    except Exception:  # noqa: BLE001 - not on Windows: nothing to tune
         return
     xlwindows.N_COM_ATTEMPTS = COM_ATTEMPTS
 
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None, apps: Iterable[Any] | None = None) -> in
         book.set_status(f"PEC Massiva: {exc}")
         log.warning("worker stopped: %s", type(exc).__name__)
         return exc.exit_code
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - logged and shown on the status bar
         book.set_status("PEC Massiva: errore imprevisto nel lavoro in background (dettagli nel registro di pecmass).")
         # Type and code lines only: an exception's message may carry an address or message text.
         log.error("worker failed: %s\n%s", type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))

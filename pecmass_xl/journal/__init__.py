@@ -8,15 +8,20 @@
 - `locks`: cross-process locks (one send per workbook, per mailbox) and the shared pacer.
 """
 
-from .content_hash import content_hash
-from .ids import (
-    ParsedMessageId, build_message_id, build_test_message_id, new_campaign_id, new_row_id, parse_message_id,
+from pecmass_xl.journal.content_hash import content_hash
+from pecmass_xl.journal.ids import (
+    ParsedMessageId,
+    build_message_id,
+    build_test_message_id,
+    new_campaign_id,
+    new_row_id,
+    parse_message_id,
 )
-from .ledger import Ledger, LedgerEntry
-from .locks import FileLock, Pacer, SendInProgress, campaign_lock, hold_campaign_lock, mailbox_lock
-from .status import DerivedStatus, Event, EventKind, derive_status
-from .store import Attempt, AttemptPending, Journal, RowView, SyncState, TestAttemptView, journal_path
-from .usage import MonthlyUsage, UsageCounter
+from pecmass_xl.journal.ledger import Ledger, LedgerEntry
+from pecmass_xl.journal.locks import FileLock, Pacer, SendInProgress, campaign_lock, hold_campaign_lock, mailbox_lock
+from pecmass_xl.journal.status import DerivedStatus, Event, EventKind, derive_status
+from pecmass_xl.journal.store import Attempt, AttemptPending, Journal, RowView, SyncState, TestAttemptView, journal_path
+from pecmass_xl.journal.usage import MonthlyUsage, UsageCounter
 
 __all__ = [
     "Attempt", "AttemptPending", "DerivedStatus", "Event", "EventKind", "FileLock", "Journal", "Ledger",

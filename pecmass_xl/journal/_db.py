@@ -23,25 +23,25 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator, Sequence
 
-from ..errors import CannotRun
+from pecmass_xl.core.errors import CannotRun
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_db_time(moment: datetime) -> str:
     """Aware datetime → fixed-width UTC ISO text (sorts as text in the same order as in time)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: pass an aware datetime (UTC or with the receipt's offset)")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def from_db_time(text: str | None) -> datetime | None:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Iterable
 from os import PathLike
 from pathlib import Path
-from typing import BinaryIO, Iterable, Union
+from typing import BinaryIO
 
 HASH_VERSION = b"pecmass-content-v1"
 _CHUNK = 1 << 20
 
-AttachmentData = Union[bytes, bytearray, memoryview, str, PathLike, BinaryIO]
+AttachmentData = bytes | bytearray | memoryview | str | PathLike | BinaryIO
 """An attachment's content: bytes, a path to read, or an open binary file (read to its end)."""
 
 
@@ -31,13 +32,13 @@ def _normalise_recipient(recipient: str) -> str:
     return unicodedata.normalize("NFC", recipient.strip().lower())
 
 
-def _feed_field(digest: "hashlib._Hash", tag: bytes, data: bytes) -> None:
+def _feed_field(digest: hashlib._Hash, tag: bytes, data: bytes) -> None:
     # Tag and length prefix keep field boundaries unambiguous ("ab"+"c" never equals "a"+"bc").
     digest.update(tag + b":" + str(len(data)).encode("ascii") + b":")
     digest.update(data)
 
 
-def _feed_stream(digest: "hashlib._Hash", tag: bytes, stream: BinaryIO, size: int) -> None:
+def _feed_stream(digest: hashlib._Hash, tag: bytes, stream: BinaryIO, size: int) -> None:
     digest.update(tag + b":" + str(size).encode("ascii") + b":")
     remaining = size
     while remaining > 0:
@@ -48,7 +49,7 @@ def _feed_stream(digest: "hashlib._Hash", tag: bytes, stream: BinaryIO, size: in
         remaining -= len(chunk)
 
 
-def _feed_attachment(digest: "hashlib._Hash", data: AttachmentData) -> None:
+def _feed_attachment(digest: hashlib._Hash, data: AttachmentData) -> None:
     if isinstance(data, (bytes, bytearray, memoryview)):
         _feed_field(digest, b"data", bytes(data))
     elif isinstance(data, (str, PathLike)):

@@ -18,13 +18,13 @@ also holds the usage counters (`usage.py`) and per-mailbox acknowledgements (Leg
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Container
 
-from .. import paths
-from ._db import Database, from_db_time, to_db_time, utc_now
+from pecmass_xl.core import paths
+from pecmass_xl.journal._db import Database, from_db_time, to_db_time, utc_now
 
 LEDGER_FILE_NAME = "ledger.sqlite"
 

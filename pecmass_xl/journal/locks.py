@@ -20,15 +20,15 @@ import hashlib
 import json
 import os
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
-from .. import paths
-from ..errors import CannotRun
-from . import ids
-from ._db import Database
-from .ledger import normalise_mailbox
+from pecmass_xl.core import paths
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.journal import ids
+from pecmass_xl.journal._db import Database
+from pecmass_xl.journal.ledger import normalise_mailbox
 
 _POLL_SECONDS = 0.05
 _LOCKED_ERRNOS = {errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK}
@@ -133,13 +133,13 @@ class FileLock:
             return None
 
     def _write_owner(self) -> None:
-        info = {"pid": os.getpid(), "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        info = {"pid": os.getpid(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
         try:
             self.owner_path.write_text(json.dumps(info), encoding="utf-8")
         except OSError:
             pass
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 
@@ -222,7 +222,7 @@ class Pacer:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "Pacer":
+    def __enter__(self) -> Pacer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

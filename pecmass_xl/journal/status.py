@@ -19,10 +19,11 @@ Where DESIGN §4 leaves the order open, the safe choice is taken:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 # --- Stato invio (exact Italian text of the sheet) ---------------------------------------------

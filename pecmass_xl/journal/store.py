@@ -14,20 +14,30 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from itertools import groupby
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
-from .. import paths
-from ..errors import CannotRun
-from . import ids
-from ._db import Database, from_db_time, to_db_time, utc_now
-from .status import (
-    DA_INVIARE, EVENT_KINDS, FAILED_STATUSES, FIRME, HANDED_OVER_STATUSES, IN_INVIO, RECEIPT_KINDS,
-    UNCERTAIN_STATUSES, DerivedStatus, Event, EventKind, derive_status,
+from pecmass_xl.core import paths
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.journal import ids
+from pecmass_xl.journal._db import Database, from_db_time, to_db_time, utc_now
+from pecmass_xl.journal.status import (
+    DA_INVIARE,
+    EVENT_KINDS,
+    FAILED_STATUSES,
+    FIRME,
+    HANDED_OVER_STATUSES,
+    IN_INVIO,
+    RECEIPT_KINDS,
+    UNCERTAIN_STATUSES,
+    DerivedStatus,
+    Event,
+    EventKind,
+    derive_status,
 )
 
 KIND_NORMAL = "normal"
@@ -260,7 +270,7 @@ class Journal:
             raise
 
     @classmethod
-    def for_campaign(cls, campaign_id: str, directory: Path | None = None) -> "Journal":
+    def for_campaign(cls, campaign_id: str, directory: Path | None = None) -> Journal:
         return cls(journal_path(campaign_id, directory), campaign_id)
 
     def _init_campaign(self, campaign_id: str | None) -> str:
@@ -293,7 +303,7 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ._db import utc_now
-from .ledger import LedgerFile, normalise_mailbox
+from pecmass_xl.journal._db import utc_now
+from pecmass_xl.journal.ledger import LedgerFile, normalise_mailbox
 
 _ITALY = ZoneInfo("Europe/Rome")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -76,7 +76,7 @@ def event_time_utc(giorno: str | None, ora: str | None, zona: str | None) -> dat
         local = datetime(yyyy, mm, dd, hh, mi, ss, tzinfo=tz)
     except ValueError:
         return None
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def _name(element: Element) -> str:

@@ -16,13 +16,20 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage
-
 # Esito vocabulary (DESIGN §4): one list, kept with the status rules.
 from pecmass_xl.journal.status import (  # noqa: E402
-    ESITO_ALTRO, ESITO_CASELLA_PIENA, ESITO_CONSEGNATA, ESITO_DOMINIO_INESISTENTE, ESITO_FORMATO,
-    ESITO_INDIRIZZO_INESISTENTE, ESITO_NON_PEC, ESITO_TEMPO_SCADUTO, ESITO_TROPPO_GRANDE, ESITO_VIRUS,
+    ESITO_ALTRO,
+    ESITO_CASELLA_PIENA,
+    ESITO_CONSEGNATA,
+    ESITO_DOMINIO_INESISTENTE,
+    ESITO_FORMATO,
+    ESITO_INDIRIZZO_INESISTENTE,
+    ESITO_NON_PEC,
+    ESITO_TEMPO_SCADUTO,
+    ESITO_TROPPO_GRANDE,
+    ESITO_VIRUS,
 )
+from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage
 
 EVENT_ACCEPTED = "accettazione"
 EVENT_ACCEPTED_EXTERNAL = "accettazione-esterno"

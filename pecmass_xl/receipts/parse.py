@@ -19,7 +19,7 @@ import email.header
 import email.utils
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pecmass_xl.receipts.daticert import Daticert, parse_daticert
 from pecmass_xl.receipts.dsn import DsnInfo, find_dsn
@@ -109,8 +109,8 @@ def _date(value: str | None) -> datetime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def read_daticert(entity: bytes, defects: list[str] | None = None) -> tuple[Daticert | None, list[str]]:

@@ -30,7 +30,7 @@ import os
 import ssl
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from asn1crypto import cms, pem, x509
@@ -387,7 +387,7 @@ class SignatureVerifier:
             attrs = {a["type"].native: a["values"] for a in signed_attrs}
             times = attrs.get("signing_time")
             if times is not None and len(times) == 1:
-                signing_time = times[0].native.astimezone(timezone.utc)
+                signing_time = times[0].native.astimezone(UTC)
                 known["time"] = signing_time
             content_type = attrs.get("content_type")
             digests = attrs.get("message_digest")
@@ -409,7 +409,7 @@ class SignatureVerifier:
                 or "email_protection" not in facts.ext_key_usage:
             raise _Failure(STATUS_NOT_VERIFIED, "certificato non destinato alla firma di e-mail")
 
-        moment = at or signing_time or datetime.now(timezone.utc)
+        moment = at or signing_time or datetime.now(UTC)
         cached = self._check_chain(cert, certs, moment)
         self._check_binding(content, raw, parsed)
         reason = "firma valida alla data della firma" if signing_time else "firma valida (data della firma assente)"

@@ -24,7 +24,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pecmass_xl.sandbox.rules import SERVICE_ADDRESS as PROVIDER_ADDRESS
 
-
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
 SERVER_CERT_FILE = "server.pem"
@@ -86,7 +85,7 @@ class SandboxPKI:
 def load_or_create(directory: Path) -> SandboxPKI:
     """Load the certificates kept in `directory`, creating or renewing what is missing or expiring."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_cert, ca_key = _load_pair(directory / CA_FILE, directory / CA_KEY_FILE, now)
     if ca_cert is None or ca_key is None:
         ca_cert, ca_key = _cached_or_new_ca(now)

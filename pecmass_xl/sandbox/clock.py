@@ -22,7 +22,7 @@ class SimClock:
         if not time_scale > 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = float(time_scale)
-        self._start_sim = (start or dt.datetime.now(dt.timezone.utc)).timestamp()
+        self._start_sim = (start or dt.datetime.now(dt.UTC)).timestamp()
         self._start_mono = time.monotonic()
 
     def timestamp(self) -> float:
@@ -31,7 +31,7 @@ class SimClock:
 
     def now(self) -> dt.datetime:
         """Current simulated time, aware, UTC."""
-        return dt.datetime.fromtimestamp(self.timestamp(), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(self.timestamp(), dt.UTC)
 
     def real_delay(self, sim_timestamp: float) -> float:
         """Real seconds to wait until the simulated clock reaches `sim_timestamp` (0 if already past)."""
@@ -41,7 +41,7 @@ class SimClock:
 def rome(moment: dt.datetime | float) -> dt.datetime:
     """The moment in Italian legal time (what PEC receipts show)."""
     if isinstance(moment, (int, float)):
-        moment = dt.datetime.fromtimestamp(moment, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(moment, dt.UTC)
     return moment.astimezone(ROME).replace(microsecond=0)
 
 

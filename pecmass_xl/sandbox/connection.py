@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.core.errors import CannotRun
 
 CONNECTION_FILE = "connessione.json"
 LOCK_FILE = "sandbox.lock"
@@ -45,7 +45,7 @@ def read_connection(directory: Path | str | None = None) -> dict:
     Raises `CannotRun` (Italian message) when no sandbox ever ran there or the file is unreadable.
     """
     if directory is None:
-        from pecmass_xl.paths import default_sandbox_dir
+        from pecmass_xl.core.paths import default_sandbox_dir
 
         directory = default_sandbox_dir()
     path = Path(directory) / CONNECTION_FILE

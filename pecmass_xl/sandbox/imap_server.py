@@ -14,7 +14,7 @@ import ssl
 from argparse import Namespace
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from uuid import uuid4
 
@@ -152,7 +152,7 @@ class StoredMailbox(MailboxDataInterface[StoredMessage]):
     def _message(self, meta: MessageMeta, recent: bool) -> StoredMessage:
         return StoredMessage(
             meta.uid,
-            datetime.fromtimestamp(meta.internal_date, timezone.utc),
+            datetime.fromtimestamp(meta.internal_date, UTC),
             _flags_from_text(meta.flags),
             store=self._store,
             mailbox_id=self.row.id,
@@ -198,7 +198,7 @@ class StoredMailbox(MailboxDataInterface[StoredMessage]):
         return selected
 
     async def append(self, append_msg: AppendMessage, *, recent: bool = False) -> StoredMessage:
-        when = (append_msg.when or datetime.now(timezone.utc)).timestamp()
+        when = (append_msg.when or datetime.now(UTC)).timestamp()
         uid = self._store.append_to(
             self.row.id, bytes(append_msg.literal), flags=_flags_to_text(append_msg.flag_set), internal_date=when
         )

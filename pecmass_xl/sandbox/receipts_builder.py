@@ -29,8 +29,8 @@ from email.generator import BytesGenerator
 from io import BytesIO
 
 from pecmass_xl.sandbox import receipt_texts
+from pecmass_xl.sandbox.daticert_writer import Daticert
 from pecmass_xl.sandbox.headers import decoded, header_line, split_fields, unfold
-from pecmass_xl.sandbox.daticert import Daticert
 from pecmass_xl.sandbox.receipt_texts import Text, When
 from pecmass_xl.sandbox.signing import MICALG, PROTOCOL, Signer
 

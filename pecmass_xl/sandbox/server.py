@@ -97,7 +97,7 @@ class Sandbox:
         (the standalone server uses it for throughput; in-process sandboxes need none).
         """
         if directory is None:
-            from pecmass_xl.paths import default_sandbox_dir
+            from pecmass_xl.core.paths import default_sandbox_dir
 
             directory = default_sandbox_dir()
         sandbox = cls(
@@ -181,7 +181,7 @@ class Sandbox:
                 "ca_file": str(pki.ca_file),
                 "dir": str(self.directory),
             }
-        except BaseException as exc:  # reported to the thread that called start()
+        except BaseException as exc:  # noqa: BLE001 - reported to the thread that called start()
             self._startup_error = exc
             await self._shutdown(store, smtp, imap, scheduler)
             self._ready.set()

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import email
-import re
 import email.parser
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 
 from pecmass_xl.sandbox.headers import decoded, unfold

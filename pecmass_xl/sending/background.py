@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
+from pecmass_xl.core.paths import data_dir
 from pecmass_xl.journal import Journal, campaign_lock
-from pecmass_xl.paths import data_dir
-from pecmass_xl.sending.engine import PROGRESS_META, STOP_META, WORKER_META
+from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
 
 
 def spawn_worker(arguments: list[str], module: str = "pecmass_xl") -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pecmass_xl.errors import CannotRun, LoginRefused
-from pecmass_xl.mailserver.imap_session import ImapSession
-from pecmass_xl.mailserver.smtp_session import SmtpSession
-from pecmass_xl.settings import Settings
+from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.mailclient.imap_session import ImapSession
+from pecmass_xl.mailclient.smtp_session import SmtpSession
 
 
 @dataclass

@@ -16,25 +16,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pecmass_xl import archive
-from pecmass_xl import contract as c
-from pecmass_xl.campaign_files import campaign_archive, open_journal, open_ledger, open_usage
-from pecmass_xl.errors import CannotRun, LoginRefused
-from pecmass_xl.journal import Attempt, Pacer, hold_campaign_lock
-from pecmass_xl.journal.status import EventKind, FAILED_STATUSES, INCERTO
-from pecmass_xl.mailserver.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
-from pecmass_xl.mailserver.smtp_session import SmtpSession
-from pecmass_xl.message import build_message, message_bytes
-from pecmass_xl.sending.in_doubt import resolve_in_doubt
+from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledger, open_usage
+from pecmass_xl.campaign.mime import build_message, message_bytes
+from pecmass_xl.campaign.results import journal_summary, journal_update
+from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.journal import Attempt, Pacer, archive, hold_campaign_lock
+from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
+from pecmass_xl.journal.status import FAILED_STATUSES, INCERTO, EventKind
+from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
+from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.sending.plan import SendPlan, draft_hash
-from pecmass_xl.sending.results import journal_summary, journal_update
 from pecmass_xl.sending.sent_copy import SentCopier
+from pecmass_xl.tracking.in_doubt import resolve_in_doubt
+from pecmass_xl.workbook import contract as c
 
 log = logging.getLogger("pecmass.send")
 
-STOP_META = "stop_requested"
-PROGRESS_META = "progress"
-WORKER_META = "worker_pid"
 STOPPED_DETAIL = "Invio fermato dall'utente prima della consegna al server: la riga sarà inviata al prossimo invio"
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pecmass_xl.campaign_files import open_journal, open_ledger
-from pecmass_xl.checks import CheckReport, PreparedRow, run_checks
+from pecmass_xl.campaign.checks import CheckReport, PreparedRow, run_checks
+from pecmass_xl.campaign.files import open_journal, open_ledger
+from pecmass_xl.campaign.presets import LEGALMAIL_NOTICE
+from pecmass_xl.campaign.problems import Problem
+from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
 from pecmass_xl.journal.store import RESEND_CHOICES
-from pecmass_xl.presets import LEGALMAIL_NOTICE
-from pecmass_xl.problems import Problem
-from pecmass_xl.settings import Settings
-from pecmass_xl.workbook_file import FileWorkbook
+from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 LEGALMAIL_MAX_PACE = 6
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from pecmass_xl.errors import CannotRun, LoginRefused
-from pecmass_xl.mailserver.imap_session import NETWORK_ERRORS, ImapSession
-from pecmass_xl.settings import Settings
+from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS, ImapSession
 
 log = logging.getLogger("pecmass.send")
 SENT_NAMES = ("Sent", "Inviata", "Posta inviata", "INBOX.Sent", "INBOX.Inviata", "Sent Items", "Elementi inviati")

@@ -7,8 +7,8 @@ signature check: an unverified receipt still counts, so it must never pass silen
 
 from __future__ import annotations
 
-from pecmass_xl import contract as c
 from pecmass_xl.journal.status import FIRMA_NON_VERIFICATA, DerivedStatus
+from pecmass_xl.workbook import contract as c
 
 ANOMALY_STATUSES = frozenset({
     c.ST_NOT_DELIVERED, c.ST_NOT_ACCEPTED, c.ST_REFUSED, c.ST_UNCERTAIN, c.ST_INVALID, c.ST_DELAYED,

@@ -11,17 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pecmass_xl import contract as c
-from pecmass_xl.campaign_files import campaign_archive, open_journal, open_usage
-from pecmass_xl.checks import run_checks
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.campaign.checks import run_checks
+from pecmass_xl.campaign.files import campaign_archive, open_journal, open_usage
+from pecmass_xl.campaign.results import journal_summary, journal_update
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
+from pecmass_xl.journal.signals import STOP_META, WORKER_META
 from pecmass_xl.journal.status import ACCETTATO_NON_PEC
-from pecmass_xl.sending.engine import STOP_META, WORKER_META
-from pecmass_xl.sending.results import journal_summary, journal_update
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
-from pecmass_xl.workbook_write import clean_text
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.write import clean_text
 
 
 @dataclass
@@ -30,7 +30,7 @@ class FollowOptions:
     poll_seconds: float = 60.0
     max_seconds: float = 30 * 3600.0
     bounce_window: float = 2 * 3600.0  # keep watching `Accettato (non PEC)` rows this long
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)  # the provider's clock
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # the provider's clock
 
 
 @dataclass
@@ -69,7 +69,7 @@ def pending_rows(views, bounce_window: float, now: dt.datetime | None = None,
     """
     if isinstance(views, Journal):
         views = views.row_views()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     pending = 0
     for row_id, view in views.items():
         status = view.status

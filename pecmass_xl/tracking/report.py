@@ -13,11 +13,11 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from pecmass_xl import contract as c
-from pecmass_xl.checks import CheckReport
+from pecmass_xl.campaign.checks import CheckReport
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.status import to_italian_time
 from pecmass_xl.tracking.anomalies import anomaly_reason
+from pecmass_xl.workbook import contract as c
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 

@@ -14,15 +14,15 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from email import policy
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
-from pecmass_xl.mailserver.imap_session import NETWORK_ERRORS, ImapSession
+from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS, ImapSession
 from pecmass_xl.receipts.parse import normalize_message_id
-from pecmass_xl.settings import Settings
 from pecmass_xl.tracking.ingest import ingest
 from pecmass_xl.tracking.trust import verifier_for
 
@@ -42,7 +42,7 @@ class SyncResult:
     reset_folders: list[str] = field(default_factory=list)  # UIDVALIDITY changed: read again
     error: str | None = None  # the line dropped mid-sync (Italian); what was read before is kept
 
-    def add(self, other: "SyncResult") -> None:
+    def add(self, other: SyncResult) -> None:
         """Fold one round of a `--follow` into the running total."""
         self.scanned += other.scanned
         self.downloaded += other.downloaded

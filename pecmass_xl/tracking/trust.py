@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.campaign.settings import Settings, read_sandbox_connection
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.receipts.signature import SignatureVerifier
-from pecmass_xl.settings import Settings, read_sandbox_connection
 
 _cache: dict[tuple, SignatureVerifier] = {}
 

@@ -12,14 +12,14 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.workbook_new import build_new_workbook
+from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.workbook import contract as c
 
 CAMPAIGN = "CTESTCAMP01"
 HEADERS = ["PEC", "Nome", "Cognome", "Allegati"]
@@ -199,5 +199,5 @@ def replace_list_sheet(path: Path, sheet_data: str, shared_strings: list[str] | 
         if shared_strings is not None:
             body = "".join(f"<si>{si}</si>" for si in shared_strings)
             out.writestr("xl/sharedStrings.xml", f'<?xml version="1.0" encoding="UTF-8"?>\n<sst xmlns="{SHEET_NS}" '
-                                                 f'count="{len(shared_strings)}">{body}</sst>'.encode("utf-8"))
+                                                 f'count="{len(shared_strings)}">{body}</sst>'.encode())
     tmp.replace(path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl.cli import main
+from pecmass_xl.cli.main import main
 
 from .books import Run, build_book
 

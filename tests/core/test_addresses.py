@@ -5,7 +5,7 @@ Each test builds one workbook with one address per row and checks it once.
 
 from __future__ import annotations
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .books import REAL_PROVIDER
 

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.checks import run_checks
-from pecmass_xl.workbook_read import read_workbook
+from pecmass_xl.campaign.checks import run_checks
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.read import read_workbook
 
 from .books import ROW, problems_with, run_subprocess
 
@@ -150,7 +150,7 @@ def test_size_estimate_is_never_below_the_real_message(make_book, cli, tmp_path)
     """The check's estimate must not let through a message the provider would refuse."""
     names = ["Fattura n° 12 è già pagata.pdf", "a.xml", "dati.bin"]
     sizes = [1, 70_001, 333_333]
-    for name, size in zip(names, sizes):
+    for name, size in zip(names, sizes, strict=False):
         _write(tmp_path, name, size)
     rows = [_row(name) for name in names] + [_row("; ".join(names))] * 4
     nomi = ["Jürgen ", "Jürgen " * 40, "€" * 500, "x" + "=" * 500, "a" * 3000, "è " * 800, " " * 200 + "x"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.problems import CATALOGUE, ERROR
+from pecmass_xl.campaign.problems import CATALOGUE, ERROR
+from pecmass_xl.workbook import contract as c
 
 from .books import HEADERS, REAL_PROVIDER, ROW, problems_with
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from openpyxl import load_workbook
 from openpyxl.chart import BarChart, Reference
 
-from pecmass_xl import contract as c
-from pecmass_xl.workbook_file import FileWorkbook
-from pecmass_xl.workbook_write import ResultUpdate
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.file_workbook import FileWorkbook
+from pecmass_xl.workbook.write import ResultUpdate
 
 from .books import CAMPAIGN, HEADERS, ROW, build_book
 

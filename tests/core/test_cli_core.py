@@ -8,8 +8,8 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.cli import main
+from pecmass_xl.cli.main import main
+from pecmass_xl.workbook import contract as c
 
 from .books import ROW, build_book, run_subprocess, zip_names
 
@@ -59,7 +59,7 @@ def test_new_bad_paths(name, words, tmp_path, cli):
 
 
 def test_new_xlsm_without_the_template_is_an_italian_error(tmp_path, cli, monkeypatch):
-    from pecmass_xl import usecases
+    from pecmass_xl.app import usecases
     monkeypatch.setattr(usecases, "TEMPLATE_XLSM", tmp_path / "non-esiste.xlsm")
     result = cli("new", tmp_path / "campagna.xlsm")
     assert result.rc == 2

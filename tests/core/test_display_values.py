@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.values import display_text, format_decimal_it, parse_italian_number
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.cell_values import display_text, format_decimal_it, parse_italian_number
 
 # (value, number format, what the template prints)
 CELLS = [

@@ -7,7 +7,7 @@ from email import policy
 
 import pytest
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .books import HEADERS, ROW, problems_with
 

@@ -6,7 +6,7 @@ import email
 import re
 from email import policy
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .books import CAMPAIGN, ROW
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.settings import resolve_settings
-from pecmass_xl.workbook_read import read_workbook
+from pecmass_xl.campaign.settings import resolve_settings
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.read import read_workbook
 
 from .books import REAL_PROVIDER, problems_with
 

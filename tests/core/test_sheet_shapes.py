@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .books import HEADERS, ROW, add_formatted_empty_rows, build_book, patch_list_xml, problems_with
 
@@ -102,7 +102,8 @@ def test_value_far_below_among_formatted_rows_is_read(tmp_path, check):
 
 def test_last_value_row_found_across_chunk_boundaries(make_book, monkeypatch):
     """Tiny read chunks split every tag somewhere: the rows read must not change."""
-    from pecmass_xl import workbook_read, xlsx_stream
+    from pecmass_xl.workbook import read as workbook_read
+    from pecmass_xl.workbook import xlsx_stream
     rows = [[f"r{i}@pec.test", f"Nome {i}", f"Cognome {i}" * (i % 7), None] for i in range(2, 120)]
     rows[50] = [None] * 4
     path = make_book(rows=rows)
@@ -117,7 +118,7 @@ def test_last_value_row_found_across_chunk_boundaries(make_book, monkeypatch):
 
 def test_rows_without_numbers_are_all_read(make_book):
     """`<row>` without `r` (some generators): no fast path, every row is read."""
-    from pecmass_xl import workbook_read
+    from pecmass_xl.workbook import read as workbook_read
     path = make_book(rows=[ROW, ["anna@pec.test", "Anna", "Bianchi", None]])
     patch_list_xml(path, '<row r="3">', "<row>")
     sheet = workbook_read.read_workbook(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .books import problems_with
 

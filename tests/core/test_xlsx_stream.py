@@ -11,10 +11,10 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.errors import CannotRun
-from pecmass_xl.workbook_read import read_workbook
-from pecmass_xl.xlsx_stream import XlsxError, XlsxPackage
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.read import read_workbook
+from pecmass_xl.workbook.xlsx_stream import XlsxError, XlsxPackage
 
 from .books import SHEET_NS, build_book, replace_list_sheet
 

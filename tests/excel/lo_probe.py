@@ -86,7 +86,7 @@ def main() -> int:
         doc.close(True)
         try:
             desktop.terminate()
-        except Exception:
+        except Exception:  # noqa: BLE001 - the bridge drops while LibreOffice quits
             pass  # the bridge drops while LibreOffice quits
         with open(result_path, "w", encoding="utf-8") as handle:
             json.dump(result, handle, ensure_ascii=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from pecmass_xl.cli import main
+from pecmass_xl.cli.main import main
 
 
 def test_pecmass_build_template_writes_the_given_file(tmp_path, template_bytes, capsys):

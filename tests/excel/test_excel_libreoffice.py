@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -20,10 +18,12 @@ import pytest
 from lxml import etree
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.excel import build, render
-from pecmass_xl.templates import compile_template, render as render_template
-from pecmass_xl.values import CellText
+from pecmass_xl.campaign.templates import compile_template
+from pecmass_xl.campaign.templates import render as render_template
+from pecmass_xl.excel import build
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.cell_values import CellText
+from tools import render_workbook as render
 
 from .conftest import require_libreoffice, require_tool
 
@@ -124,13 +124,13 @@ def test_campi_menu_lists_the_parameter_headers_and_is_valid_ribbon_xml(probe, r
 def test_placeholders_from_vba_render_the_header_value_with_the_real_template_engine(probe):
     placeholders = probe["result"]["calls"][4:]
     assert len(placeholders) == len(HEADERS_TO_TRY)
-    for header, placeholder in zip(HEADERS_TO_TRY, placeholders):
+    for header, placeholder in zip(HEADERS_TO_TRY, placeholders, strict=False):
         compiled = compile_template("Testo", placeholder, HEADERS_TO_TRY)
         assert not compiled.issues, (header, placeholder, compiled.issues)
         assert compiled.fields == {header}
         values = {h: CellText(f"valore di {h}", f"valore di {h}") for h in HEADERS_TO_TRY}
         assert render_template(compiled, values).text == f"valore di {header}", placeholder
-    by_header = dict(zip(HEADERS_TO_TRY, placeholders))
+    by_header = dict(zip(HEADERS_TO_TRY, placeholders, strict=False))
     assert by_header["Nome"] == "{{ Nome }}" and by_header["Città"] == "{{ Città }}"
     assert by_header["Data di nascita"] == '{{ riga["Data di nascita"] }}'
     assert by_header["if"].startswith("{{ riga[")  # a template keyword is never a bare name

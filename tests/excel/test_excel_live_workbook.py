@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl.utils import get_column_letter
 
-from pecmass_xl import contract as c
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.excel.live_workbook import ExcelWorkbook, call_with_retries, locate_open_book, summary_layout
-from pecmass_xl.summary import Summary
-from pecmass_xl.workbook_file import FileWorkbook
-from pecmass_xl.workbook_new import build_new_workbook
-from pecmass_xl.workbook_write import ResultUpdate
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.file_workbook import FileWorkbook
+from pecmass_xl.workbook.riepilogo import Summary
+from pecmass_xl.workbook.write import ResultUpdate
 
 from .fake_xlwings import FakeApp, FakeApps, FakeBook, FakeComError, workbook_from_openpyxl
 
@@ -74,7 +74,7 @@ def test_read_matches_the_file_reader(tmp_path):
     from_excel = ExcelWorkbook(workbook_from_openpyxl(wb, str(path))).read()
     assert [(h.column, h.name) for h in from_excel.headers] == [(h.column, h.name) for h in from_file.headers]
     assert len(from_excel.rows) == len(from_file.rows) == 60
-    for live, disk in zip(from_excel.rows, from_file.rows):
+    for live, disk in zip(from_excel.rows, from_file.rows, strict=False):
         assert live.number == disk.number
         assert live.values == disk.values  # what each cell shows, e.g. CAP "00184", "1.234,50"
         assert {k: _normal(v) for k, v in live.results.items()} == {k: _normal(v) for k, v in disk.results.items()}
@@ -206,7 +206,7 @@ def test_summary_block_and_settings_restored_after_writing():
     book_obj = live_book(5, app)
     summary = Summary(counts={c.ST_DELIVERED: 3, c.ST_INVALID: 2}, campaign_id="CAMPAGNA1",
                       usage=[("2026-03", 1, 3)], test_sends=[("P1", "prova@esempio.pec.test", c.ST_DELIVERED)],
-                      last_sync=dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc))
+                      last_sync=dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC))
     ExcelWorkbook(book_obj).write(summary=summary)
     riepilogo = next(s for s in book_obj.sheets.items if s._name == c.SHEET_SUMMARY)
     layout = summary_layout(summary)

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.campaign_files import open_journal
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.campaign.files import open_journal
+from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.excel import handlers, ribbon_actions, worker
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
 from pecmass_xl.sandbox import Sandbox
-from pecmass_xl.workbook_new import build_new_workbook
+from pecmass_xl.workbook import contract as c
 
 from .fake_xlwings import FakeApp, FakeApps, FakeBook, workbook_from_openpyxl
 
@@ -270,7 +270,7 @@ def test_password_goes_from_the_dialog_to_the_keyring(tmp_path, monkeypatch):
     ui = RecordingUi(secret="segreta-123")
     assert ribbon_actions.password(book, ui)
     assert "Password salvata" in ui.infos[-1]
-    from pecmass_xl.credentials import get_password
+    from pecmass_xl.mailclient.credentials import get_password
 
     assert get_password(ribbon_actions.settings_of(book)) == "segreta-123"
     assert not any("segreta-123" in text for text in ui.infos + ui.errors + ui.questions)

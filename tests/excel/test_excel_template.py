@@ -13,12 +13,12 @@ from pathlib import Path
 import olefile
 import pytest
 from lxml import etree
-from openpyxl import load_workbook
 from oletools.olevba import VBA_Parser, VBA_Project, decompress_stream
+from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
 from pecmass_xl.excel import build, ovba
-from pecmass_xl.excel.package import preserve_macro_parts
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.macro_parts import preserve_macro_parts
 
 from .conftest import REPO
 
@@ -237,7 +237,7 @@ def test_every_ribbon_callback_exists_with_the_right_signature(template_bytes):
         assert visibility == "Public"
         patterns = EXPECTED_SIGNATURES[attribute]
         assert len(params) == len(patterns), f"{value}: {params}"
-        for param, pattern in zip(params, patterns):
+        for param, pattern in zip(params, patterns, strict=False):
             assert re.fullmatch(pattern, param), f"{value}: {param!r}"
 
 
@@ -321,7 +321,7 @@ def test_build_is_deterministic(template_bytes):
 def compare_member_by_member(checked_in: Path, fresh: bytes) -> None:
     with zipfile.ZipFile(checked_in) as old, zipfile.ZipFile(io.BytesIO(fresh)) as new:
         assert old.namelist() == new.namelist()
-        for old_info, new_info in zip(old.infolist(), new.infolist()):
+        for old_info, new_info in zip(old.infolist(), new.infolist(), strict=False):
             assert old_info.date_time == new_info.date_time, old_info.filename
             assert old.read(old_info) == new.read(new_info), (
                 f"{old_info.filename} differs: run `python -m pecmass_xl.excel.build` and commit"
@@ -392,7 +392,7 @@ def test_preserve_macro_parts_repairs_a_save_that_lost_them(template_path, tmp_p
 
 
 def test_new_xlsm_from_the_template_keeps_macros_and_gets_a_campaign_id(tmp_path, template_bytes):
-    from pecmass_xl import usecases
+    from pecmass_xl.app import usecases
 
     if build.PACKAGE_TEMPLATE.read_bytes() != template_bytes:
         pytest.fail("the packaged template is stale: run `python -m pecmass_xl.excel.build`")
@@ -426,7 +426,7 @@ def test_re_created_sheets_get_their_code_names_back(template_path, tmp_path):
 
 
 def test_code_name_is_added_to_a_sheet_without_sheet_properties():
-    from pecmass_xl.excel.package import _code_name, _with_code_name
+    from pecmass_xl.workbook.macro_parts import _code_name, _with_code_name
 
     bare = b'<?xml version="1.0"?><worksheet xmlns="x"><sheetData/></worksheet>'
     prefixed = b'<x:worksheet xmlns:x="x"><x:sheetPr><x:pageSetUpPr/></x:sheetPr></x:worksheet>'
@@ -437,9 +437,9 @@ def test_code_name_is_added_to_a_sheet_without_sheet_properties():
 
 
 def test_writing_results_and_summary_keeps_every_sheet_bound_to_its_module(tmp_path):
-    from pecmass_xl import usecases
-    from pecmass_xl.summary import Summary
-    from pecmass_xl.workbook_file import FileWorkbook
+    from pecmass_xl.app import usecases
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+    from pecmass_xl.workbook.riepilogo import Summary
 
     path = usecases.new_workbook(tmp_path / "campagna.xlsm")
     FileWorkbook(path).write(summary=Summary(counts={c.ST_TO_SEND: 1}))

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from pecmass_xl import contract as c
 from pecmass_xl.journal import Journal, new_campaign_id
+from pecmass_xl.workbook import contract as c
 from udfs import pecmass_udfs as u
 
 from .fake_xlwings import FakeApp, FakeBook

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -119,9 +119,9 @@ def test_acknowledgements_are_per_mailbox(tmp_path):
 
 
 def test_usage_per_month_and_mailbox(tmp_path):
-    jan = datetime(2026, 1, 15, 10, tzinfo=timezone.utc)
+    jan = datetime(2026, 1, 15, 10, tzinfo=UTC)
     # 23:30 UTC on 31 January is already February in Italy
-    feb = datetime(2026, 1, 31, 23, 30, tzinfo=timezone.utc)
+    feb = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
     assert month_of(feb) == "2026-02"
     with UsageCounter(tmp_path / "ledger.sqlite") as usage:
         usage.record_message(MAILBOX, "CA", when=jan)

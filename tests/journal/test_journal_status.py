@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pecmass_xl.journal import status as st
-from pecmass_xl.journal.status import Event, EventKind as K, derive_status
+from pecmass_xl.journal.status import Event, derive_status
+from pecmass_xl.journal.status import EventKind as K
 
-T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 
 
 def ev(kind, minutes=0.0, **kw):
@@ -218,9 +219,9 @@ def test_no_events():
 
 
 def test_italian_time_conversion():
-    summer = datetime(2026, 9, 19, 13, 41, 19, tzinfo=timezone.utc)
+    summer = datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)
     assert st.to_italian_time(summer) == datetime(2026, 9, 19, 15, 41, 19)
-    winter_midnight = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    winter_midnight = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
     assert st.to_italian_time(winter_midnight) == datetime(2027, 1, 1, 0, 30)
     assert st.to_italian_time(None) is None
     with pytest.raises(ValueError):

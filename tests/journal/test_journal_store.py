@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import status as st
 from pecmass_xl.journal.ids import new_campaign_id, parse_message_id
 from pecmass_xl.journal.status import EventKind as K
 from pecmass_xl.journal.store import AttemptPending, Journal, journal_path
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 DOMAIN = "pec.studio.it"
 
 

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from xml.sax.saxutils import escape
 
 from asn1crypto import algos, cms
@@ -104,7 +104,7 @@ def signed_content(daticert: bytes, text: str = "Ricevuta di prova.", postacert:
 
 def top_headers(headers: dict[str, str] | list[tuple[str, str]]) -> bytes:
     items = headers.items() if isinstance(headers, dict) else headers
-    return b"".join(f"{k}: {v}\r\n".encode("utf-8") for k, v in items)
+    return b"".join(f"{k}: {v}\r\n".encode() for k, v in items)
 
 
 def receipt_headers(
@@ -184,7 +184,7 @@ class TestPki:
     __test__ = False  # not a test class
 
     def __init__(self):
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = datetime.now(UTC).replace(microsecond=0)
         self.root = self._ca("Radice di prova")
 
     def _ca(self, cn: str, issuer: Identity | None = None, name_constraints=None) -> Identity:
@@ -268,7 +268,7 @@ def make_p7s(
     `message_digest` forges the digest; `claimed_signing_time` puts another time in the attributes
     than the one that was signed (a forged signingTime).
     """
-    signing_time = signing_time or datetime.now(timezone.utc).replace(microsecond=0)
+    signing_time = signing_time or datetime.now(UTC).replace(microsecond=0)
 
     def attributes(moment: datetime) -> cms.CMSAttributes:
         return cms.CMSAttributes([
@@ -380,7 +380,7 @@ def dsn_message(
         f"Diagnostic-Code: {_fold(diagnostic)}\r\n\r\n"
         f"--REPB\r\nContent-Type: {returned_as}\r\n\r\n{returned_block}"
         "--REPB--\r\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def anomaly_envelope(inner: bytes, *, date: str = "Sat, 19 Sep 2026 15:42:01 +0200") -> bytes:
@@ -397,7 +397,7 @@ def anomaly_envelope(inner: bytes, *, date: str = "Sat, 19 Sep 2026 15:42:01 +02
         "--ANOB\r\nContent-Type: text/plain; charset=\"iso-8859-1\"\r\n\r\n"
         "Anomalia nel messaggio: il messaggio originale e' incluso in allegato.\r\n"
         "--ANOB\r\nContent-Type: message/rfc822\r\n\r\n"
-    ).encode("utf-8") + inner + b"\r\n--ANOB--\r\n"
+    ).encode() + inner + b"\r\n--ANOB--\r\n"
 
 
 # ---------------------------------------------------------------------------------------------

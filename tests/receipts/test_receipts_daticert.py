@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from receipts_builders import daticert_xml
@@ -19,7 +19,7 @@ def test_postecom_envelope_without_msgid_and_with_esterno(fixture_bytes):
     assert dc.gestore == "POSTECOM S.P.A. - GRUPPO POSTE ITALIANE"
     assert dc.identificativo == "E82D9D8F.000073B6.E8F90950.8520A581.posta-certificata@postecert.it"
     assert dc.ricevuta_tipo == "completa"
-    assert dc.event_time == datetime(2012, 9, 21, 13, 16, 38, tzinfo=timezone.utc)
+    assert dc.event_time == datetime(2012, 9, 21, 13, 16, 38, tzinfo=UTC)
 
 
 def test_trailing_bytes_after_root_are_ignored():
@@ -44,16 +44,16 @@ def test_stray_text_and_other_case_are_tolerated():
     assert dc.destinatari == (("b@pec.test", "certificato"),)  # default tipo from the DTD
     assert dc.msgid is None
     assert dc.errore_esteso == "5.1.1 - utente inesistente"
-    assert dc.event_time == datetime(2025, 2, 1, 22, 30, tzinfo=timezone.utc)
+    assert dc.event_time == datetime(2025, 2, 1, 22, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("giorno", "ora", "zona", "expected"),
     [
-        ("19/09/2026", "15:41:19", "+0200", datetime(2026, 9, 19, 13, 41, 19, tzinfo=timezone.utc)),
-        ("01/01/2026", "00:30:00", "+0100", datetime(2025, 12, 31, 23, 30, tzinfo=timezone.utc)),
-        ("31/12/2025", "23:30:00", "-0230", datetime(2026, 1, 1, 2, 0, tzinfo=timezone.utc)),
-        ("19/09/2026", "15:41:19", "+02:00", datetime(2026, 9, 19, 13, 41, 19, tzinfo=timezone.utc)),
+        ("19/09/2026", "15:41:19", "+0200", datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)),
+        ("01/01/2026", "00:30:00", "+0100", datetime(2025, 12, 31, 23, 30, tzinfo=UTC)),
+        ("31/12/2025", "23:30:00", "-0230", datetime(2026, 1, 1, 2, 0, tzinfo=UTC)),
+        ("19/09/2026", "15:41:19", "+02:00", datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)),
         ("31/02/2026", "10:00:00", "+0100", None),
         ("19/09/2026", "15:41:19", "CEST", None),
         ("19/09/2026", "15:41:19", None, None),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from receipts_builders import (
@@ -18,7 +18,7 @@ from receipts_builders import (
 from pecmass_xl.receipts.outcome import classify, clean_text, esito_from_text
 from pecmass_xl.receipts.parse import parse_message
 
-EVENT_UTC = datetime(2026, 9, 19, 13, 41, 20, tzinfo=timezone.utc)  # 15:41:20 +0200 in the builders
+EVENT_UTC = datetime(2026, 9, 19, 13, 41, 20, tzinfo=UTC)  # 15:41:20 +0200 in the builders
 
 
 def receipt(x_ricevuta, *, extra=None, **daticert):
@@ -50,7 +50,7 @@ def test_real_receipts(fixture_bytes, name, event, esito, detail, recipient):
 
 def test_real_event_time_uses_zona(fixture_bytes):
     outcome = classify(parse_message(fixture_bytes("SimoneP91_avvenuta-consegna.eml")))
-    assert outcome.event_time == datetime(2026, 9, 19, 13, 41, 20, tzinfo=timezone.utc)
+    assert outcome.event_time == datetime(2026, 9, 19, 13, 41, 20, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("name", ["SimoneP91_busta-trasporto.eml", NAMIRIAL, "danzipie_email_3.eml"])
@@ -198,7 +198,7 @@ def test_bounce_of_an_ordinary_address(status, diagnostic, esito):
     assert (outcome.event, outcome.esito) == ("anomalia", esito)
     assert outcome.detail == diagnostic.split(";", 1)[1].strip()
     assert outcome.recipient == "nessuno@example.org"
-    assert outcome.event_time == datetime(2026, 9, 19, 13, 42, 1, tzinfo=timezone.utc)
+    assert outcome.event_time == datetime(2026, 9, 19, 13, 42, 1, tzinfo=UTC)
     assert outcome.final
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from receipts_builders import (
@@ -56,14 +56,14 @@ def test_aruba_acceptance_details(fixture_bytes):
     pm = parse_message(fixture_bytes("SimoneP91_accettazione.eml"))
     assert pm.from_address == "posta-certificata@pec.aruba.it"
     assert pm.subject == "ACCETTAZIONE: Collaudo pecmailer 1"
-    assert pm.date == datetime(2026, 9, 19, 13, 41, 19, tzinfo=timezone.utc)
+    assert pm.date == datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)
     assert pm.problems == ()
     dc = pm.daticert
     assert dc.identificativo == "jpec13216.20260919154119.05561.4000.1.1@pec.aruba.it"
     assert dc.msgid == "<m_jQaMqbpy0CRWKphL@pec.it>"
     assert dc.gestore == "ARUBA PEC S.p.A."
     assert dc.ricevuta_tipo is None and dc.risposte is None
-    assert dc.event_time == datetime(2026, 9, 19, 13, 41, 19, tzinfo=timezone.utc)
+    assert dc.event_time == datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)
     assert dc.zona == "+0200"
 
 

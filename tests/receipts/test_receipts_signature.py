@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import random
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asn1crypto import cms
@@ -30,8 +30,8 @@ from receipts_builders import (
 from pecmass_xl.receipts.parse import parse_message
 from pecmass_xl.receipts.signature import ACTALIS_ROOT_SHA256, SignatureVerifier, system_actalis_roots
 
-NAMIRIAL_SIGNED_AT = datetime(2024, 12, 4, 23, 2, 10, tzinfo=timezone.utc)
-NOW = datetime.now(timezone.utc)
+NAMIRIAL_SIGNED_AT = datetime(2024, 12, 4, 23, 2, 10, tzinfo=UTC)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")

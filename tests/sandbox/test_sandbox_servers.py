@@ -15,7 +15,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 from sandbox_helpers import FAST, inbox, make_message, send, smtp_client, unique
 
-from pecmass_xl.errors import CannotRun
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.sandbox import Sandbox, read_connection
 
 CONNECTION_KEYS = {
@@ -205,7 +205,7 @@ def test_imap_is_tls_only_and_checks_credentials(sb):
         raw.sendall(b"a1 CAPABILITY\r\n")
         try:
             answer = raw.recv(100)
-        except (ConnectionError, socket.timeout):
+        except (TimeoutError, ConnectionError):
             answer = b""
         assert not answer.startswith(b"* OK")
     with pytest.raises(LoginError):

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from pecmass_xl import contract as c
 from pecmass_xl.journal.status import HANDED_OVER_STATUSES
+from pecmass_xl.workbook import contract as c
 
 from .conftest import envelopes_for, make_campaign, sheet_rows, unique_local
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from .conftest import envelopes_for, make_campaign, run, sheet_rows, unique_local
 

@@ -12,8 +12,8 @@ import time
 from imapclient import IMAPClient
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.workbook_file import FileWorkbook
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 from .conftest import envelopes_for, make_campaign, run, sheet_rows, unique_local
 
@@ -99,8 +99,8 @@ def test_copy_in_sent_folder(sb, tmp_path):
 
 
 def test_login_stores_the_password_in_the_keyring_only(sb, tmp_path, monkeypatch):
-    from keyrings.alt.file import PlaintextKeyring
     import keyring
+    from keyrings.alt.file import PlaintextKeyring
 
     keyring_file = tmp_path / "keyring.cfg"
     backend = PlaintextKeyring()
@@ -108,8 +108,8 @@ def test_login_stores_the_password_in_the_keyring_only(sb, tmp_path, monkeypatch
     keyring.set_keyring(backend)
     path = make_campaign(tmp_path, [f"{unique_local('kr')}@studio.pec.test"])
     set_setting(path, c.SET_PROVIDER, "Aruba")
-    from pecmass_xl.credentials import get_password, store_password
-    from pecmass_xl.settings import resolve_settings
+    from pecmass_xl.campaign.settings import resolve_settings
+    from pecmass_xl.mailclient.credentials import get_password, store_password
     sheet = FileWorkbook(path).read()
     settings, _ = resolve_settings(sheet.settings, sheet.message, sheet.folder)
     store_password(settings, "s3greta-di-prova")

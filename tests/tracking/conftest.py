@@ -18,12 +18,12 @@ import pytest
 from imapclient import IMAPClient
 from openpyxl import load_workbook
 
-from pecmass_xl import contract as c
-from pecmass_xl.cli import main
+from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.cli.main import main
 from pecmass_xl.journal import Journal
 from pecmass_xl.sandbox import Sandbox
-from pecmass_xl.workbook_file import FileWorkbook
-from pecmass_xl.workbook_new import build_new_workbook
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 FAST = 100_000.0
 VIRUS_MARKER = b"PECMASS-SANDBOX-VIRUS"
@@ -119,7 +119,7 @@ def sheet_rows(path: Path) -> list[dict]:
     ws = wb[c.SHEET_LIST]
     rows = list(ws.iter_rows(values_only=True))
     headers = rows[0]
-    return [dict(zip(headers, r)) for r in rows[1:] if any(v is not None for v in r)]
+    return [dict(zip(headers, r, strict=False)) for r in rows[1:] if any(v is not None for v in r)]
 
 
 def sheet_cells(path: Path, header: str) -> list:

@@ -50,7 +50,7 @@ def foreign_ca_builder() -> ReceiptBuilder:
 
 def foreign_ca() -> tuple[ReceiptBuilder, bytes]:
     """(a builder signing as the look-alike provider certificate, that other CA's PEM)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Sandbox CA (impostore)")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())

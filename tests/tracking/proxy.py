@@ -81,7 +81,7 @@ class CuttingProxy:
         for thread in self._threads:
             thread.join(2)
 
-    def __enter__(self) -> "CuttingProxy":
+    def __enter__(self) -> CuttingProxy:
         return self
 
     def __exit__(self, *exc) -> None:

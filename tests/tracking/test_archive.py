@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pecmass_xl import archive
+from pecmass_xl.journal import archive
 
 
 def test_files_are_written_once_and_listed_once(tmp_path):

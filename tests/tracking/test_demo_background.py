@@ -10,13 +10,13 @@ import os
 import re
 import time
 
-from pecmass_xl import contract as c
-from pecmass_xl.archive import verify_manifest
-from pecmass_xl.demo import RECIPIENTS
+from pecmass_xl.app.demo import RECIPIENTS
+from pecmass_xl.core.paths import data_dir
 from pecmass_xl.journal import Journal
-from pecmass_xl.paths import data_dir
+from pecmass_xl.journal.archive import verify_manifest
+from pecmass_xl.journal.signals import STOP_META, WORKER_META
 from pecmass_xl.sending import background
-from pecmass_xl.sending.engine import STOP_META, WORKER_META
+from pecmass_xl.workbook import contract as c
 
 from .conftest import campaign_of, make_campaign, run, sheet_rows, unique
 
@@ -43,7 +43,7 @@ def test_the_demo_ends_every_row_as_its_recipient_announces(tmp_path):
     assert doc["test"] == "P1"
     assert [row["to"] for row in doc["rows"]] == [r[0] for r in RECIPIENTS]
     expected_counts: dict[str, int] = {}
-    for row, (_address, _name, fate) in zip(doc["rows"], RECIPIENTS):
+    for row, (_address, _name, fate) in zip(doc["rows"], RECIPIENTS, strict=False):
         expected = BY_FATE[fate]
         assert (row["status"], row["esito"], row["firma"]) == expected, (row, fate)
         expected_counts[expected[0]] = expected_counts.get(expected[0], 0) + 1
@@ -106,7 +106,7 @@ def test_receipts_in_background_runs_until_pecmass_stop(sb, tmp_path, capsys):
 def _status(path) -> list:
     try:
         return [r[c.COL_STATUS] for r in sheet_rows(path)]
-    except Exception:  # the worker is replacing the file right now
+    except Exception:  # noqa: BLE001 - the worker is replacing the file right now
         return []
 
 

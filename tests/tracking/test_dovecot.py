@@ -17,11 +17,21 @@ from collections import Counter
 import pytest
 from imapclient import IMAPClient
 
-from pecmass_xl import contract as c
-from pecmass_xl.mailserver.imap_session import ImapSession
+from pecmass_xl.mailclient.imap_session import ImapSession
+from pecmass_xl.workbook import contract as c
 
-from .conftest import header, journal_of, kinds, make_campaign, receipt_events, receipts_for, run, set_settings, \
-    sheet_rows, unique
+from .conftest import (
+    header,
+    journal_of,
+    kinds,
+    make_campaign,
+    receipt_events,
+    receipts_for,
+    run,
+    set_settings,
+    sheet_rows,
+    unique,
+)
 from .dovecot import DOVECOT, Dovecot
 
 pytestmark = pytest.mark.skipif(DOVECOT is None, reason="Dovecot not installed (apt-get install dovecot-imapd)")

@@ -11,12 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl import contract as c
+from pecmass_xl.workbook import contract as c
 
 from . import forge
 from .conftest import (
-    append, journal_of, make_campaign, new_folder, receipt_events, receipts_for, run, set_cell, set_settings,
-    sheet_cells, sheet_rows, unique,
+    append,
+    journal_of,
+    make_campaign,
+    new_folder,
+    receipt_events,
+    receipts_for,
+    run,
+    set_cell,
+    set_settings,
+    sheet_cells,
+    sheet_rows,
+    unique,
 )
 
 FAST_SEND = ("--backoff", "0.05", "--rate-limit-pause", "0.2")

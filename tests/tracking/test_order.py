@@ -10,11 +10,20 @@ import contextlib
 import io
 import json
 
-from pecmass_xl import contract as c
-from pecmass_xl.archive import MANIFEST, verify_manifest
+from pecmass_xl.journal.archive import MANIFEST, verify_manifest
+from pecmass_xl.workbook import contract as c
 
 from .conftest import (
-    append, journal_of, kinds, make_campaign, new_folder, receipt_events, receipts_for, run, set_cell, sheet_rows,
+    append,
+    journal_of,
+    kinds,
+    make_campaign,
+    new_folder,
+    receipt_events,
+    receipts_for,
+    run,
+    set_cell,
+    sheet_rows,
     unique,
 )
 
@@ -35,7 +44,7 @@ def latest_message_id(path, index: int = 0) -> str:
 
 
 def by_kind(receipts: list[bytes], kind: str) -> list[bytes]:
-    return [raw for raw, k in zip(receipts, kinds(receipts)) if k == kind]
+    return [raw for raw, k in zip(receipts, kinds(receipts), strict=False) if k == kind]
 
 
 def test_receipts_out_of_order_and_twice_are_counted_once(sb, tmp_path):

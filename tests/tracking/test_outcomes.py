@@ -16,12 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.archive import MANIFEST, verify_manifest
+from pecmass_xl.journal.archive import MANIFEST, verify_manifest
 from pecmass_xl.sandbox import Sandbox
+from pecmass_xl.workbook import contract as c
 
 from .conftest import (
-    FAST, VIRUS_MARKER, header, journal_of, kinds, make_campaign, receipts_for, run, sheet_cells, sheet_rows,
+    FAST,
+    VIRUS_MARKER,
+    header,
+    journal_of,
+    kinds,
+    make_campaign,
+    receipts_for,
+    run,
+    sheet_cells,
+    sheet_rows,
     unique,
 )
 
@@ -123,7 +132,7 @@ def _message_ids(path: Path) -> list[str]:
 def test_each_receipt_type_and_cause_ends_in_the_right_columns(done):
     rows = sheet_rows(done.path)
     assert len(rows) == len(EXPECTED)
-    for row, (address, stato, esito, firma, words) in zip(rows, EXPECTED):
+    for row, (address, stato, esito, firma, words) in zip(rows, EXPECTED, strict=False):
         assert row["PEC"] == address
         assert (row[c.COL_STATUS], row[c.COL_OUTCOME], row[c.COL_SIGNATURE]) == (stato, esito, firma), address
         assert words in (row[c.COL_DETAIL] or ""), (address, row[c.COL_DETAIL])
@@ -183,7 +192,7 @@ def _sandbox_messages(done: Campaign, address: str) -> list[bytes]:
 def test_the_receipts_column_links_each_row_to_its_archive_folder(done):
     archive = done.path.parent / "campagna - archivio PEC"
     ids = [row[c.COL_ID] for row in sheet_rows(done.path)]
-    for row_id, cell in zip(ids, sheet_cells(done.path, c.COL_RECEIPTS)):
+    for row_id, cell in zip(ids, sheet_cells(done.path, c.COL_RECEIPTS), strict=False):
         assert cell.data_type == "f"
         match = re.fullmatch(r'=HYPERLINK\("(.+)","Apri ricevute"\)', cell.value)
         assert match, cell.value

@@ -9,14 +9,23 @@ from collections import Counter
 
 import pytest
 
-from pecmass_xl import contract as c
-from pecmass_xl.archive import MANIFEST, verify_manifest
-from pecmass_xl.mailserver.imap_session import ImapSession
+from pecmass_xl.journal.archive import MANIFEST, verify_manifest
+from pecmass_xl.mailclient.imap_session import ImapSession
 from pecmass_xl.tracking import sync as sync_module
+from pecmass_xl.workbook import contract as c
 
 from . import forge
 from .conftest import (
-    append, imap, journal_of, make_campaign, new_folder, receipt_events, receipts_for, run, sheet_rows, unique,
+    append,
+    imap,
+    journal_of,
+    make_campaign,
+    new_folder,
+    receipt_events,
+    receipts_for,
+    run,
+    sheet_rows,
+    unique,
 )
 from .proxy import CuttingProxy
 
@@ -113,7 +122,7 @@ def _message_id(path, index: int) -> str:
 
 def test_a_changed_uidvalidity_reads_the_folder_again_without_doubling(sb, tmp_path, spy):
     from pecmass_xl.tracking.follow import FollowOptions, update_receipts
-    from pecmass_xl.workbook_file import FileWorkbook
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     path, folder, held = campaign_with_receipts(sb, tmp_path, 3, hold_back=1)
     book = FileWorkbook(path)

@@ -1,0 +1,1 @@
+"""A campaign's content: settings, presets, templates, checks, addresses, attachments, the MIME message."""

@@ -1,0 +1,59 @@
+"""The sheet as a view of the journal: result columns and Riepilogo rebuilt from it in one write."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from pecmass_xl.campaign.checks import CheckReport
+from pecmass_xl.journal import Journal, UsageCounter
+from pecmass_xl.journal.status import to_italian_time
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.riepilogo import Summary
+from pecmass_xl.workbook.write import ResultUpdate
+
+
+def receipts_link(folder: Path) -> str:
+    target = str(folder).replace('"', '""')
+    return f'=HYPERLINK("{target}","Apri ricevute")'
+
+
+def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
+                   new_ids: dict[int, str] | None = None) -> ResultUpdate:
+    """Result cells for every row the journal knows, plus check results for rows without an ID."""
+    update = ResultUpdate(new_ids=dict(new_ids or {}))
+    for row_id, view in journal.row_views().items():
+        values = dict(view.result_columns())
+        values.pop(c.COL_ID, None)
+        for column in c.DATE_RESULT_COLUMNS:
+            values[column] = to_italian_time(values.get(column))
+        folder = archive / row_id
+        values[c.COL_RECEIPTS] = receipts_link(folder) if folder.exists() else None
+        update.by_id[row_id] = values
+    if report is not None:
+        frozen = set(update.new_ids)
+        for prepared in report.rows:
+            if prepared.id_invio or prepared.number in frozen:
+                continue
+            if prepared.ok:
+                update.by_row[prepared.number] = {c.COL_STATUS: c.ST_TO_SEND, c.COL_DETAIL: None, c.COL_OUTCOME: None}
+            else:
+                update.by_row[prepared.number] = {c.COL_STATUS: c.ST_INVALID, c.COL_DETAIL: prepared.error_text, c.COL_OUTCOME: None}
+    return update
+
+
+def journal_summary(journal: Journal, usage: UsageCounter, mailbox: str, report: CheckReport | None,
+                    sheet_ids: set[str] | None = None) -> Summary:
+    counts: Counter = Counter()
+    views = journal.row_views()
+    for row_id, view in views.items():
+        if sheet_ids is None or row_id in sheet_ids:
+            counts[view.status.stato] += 1
+    if report is not None:
+        for prepared in report.rows:
+            if not prepared.id_invio or prepared.id_invio not in views:
+                counts[c.ST_TO_SEND if prepared.ok else c.ST_INVALID] += 1
+    monthly = [(u.month, u.mass_sends, u.messages) for u in usage.monthly(mailbox)] if mailbox else []
+    tests = [(t.attempt.label, t.attempt.recipient, t.status.stato) for t in journal.test_attempts()]
+    return Summary(counts=dict(counts), campaign_id=journal.campaign_id, usage=monthly, test_sends=tests,
+                   last_sync=journal.last_sync())

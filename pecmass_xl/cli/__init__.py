@@ -1,0 +1,1 @@
+"""The terminal front: the `pecmass` command's argument parsing and output (entry point: `main`)."""

@@ -1,1 +1,0 @@
-"""Subcommand groups of the `pecmass` command (see pecmass_xl.cli)."""

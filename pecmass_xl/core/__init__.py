@@ -1,0 +1,1 @@
+"""Foundations every layer may use: errors and exit codes, per-user paths, logging, Rome time."""

@@ -1,0 +1,30 @@
+"""The log file: technical events only, never addresses, passwords or message text (DESIGN §5.6)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+from pecmass_xl.core.paths import log_file
+
+_configured = False
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log to the per-user log file and, at warning level (or debug if verbose), to stderr."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    root = logging.getLogger("pecmass")
+    root.setLevel(logging.DEBUG)
+    try:
+        handler = logging.handlers.RotatingFileHandler(log_file(), maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    except OSError:
+        pass  # a read-only data folder must not stop the tool
+    console = logging.StreamHandler()
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(console)

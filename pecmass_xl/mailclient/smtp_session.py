@@ -1,0 +1,168 @@
+"""One authenticated SMTP submission connection, reused across messages (DESIGN §6).
+
+The DATA phase is driven by hand so we know whether the connection died before or after the
+final dot: only the latter leaves a message in doubt.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import smtplib
+import socket
+import ssl
+
+from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.mailclient.smtp_classify import (
+    DEFAULT_RATE_LIMIT_PATTERNS,
+    LOGIN_REFUSED,
+    SmtpAnswer,
+    classify,
+)
+from pecmass_xl.mailclient.tls import client_context
+
+log = logging.getLogger("pecmass.smtp")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+NETWORK_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError, ssl.SSLError, OSError)
+
+
+def _decode(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+
+
+class SmtpSession:
+    def __init__(self, settings: Settings, password: str, timeout: float = 60.0,
+                 rate_limit_patterns: tuple[str, ...] = DEFAULT_RATE_LIMIT_PATTERNS):
+        self.settings = settings
+        self._password = password
+        self.timeout = timeout
+        self.patterns = rate_limit_patterns
+        self.conn: smtplib.SMTP | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    def connect(self) -> None:
+        """Open and authenticate; LoginRefused on 535, CannotRun on TLS/network failures."""
+        s = self.settings
+        host, port = s.smtp_host, s.smtp_port
+        if not host or not port:
+            raise CannotRun("Server SMTP o porta non impostati: controllate il foglio Impostazioni.")
+        context = client_context(s)
+        try:
+            if s.smtp_security == "STARTTLS":
+                conn = smtplib.SMTP(host, port, timeout=self.timeout)
+                conn.ehlo()
+                conn.starttls(context=context)
+                conn.ehlo()
+            else:
+                conn = smtplib.SMTP_SSL(host, port, timeout=self.timeout, context=context)
+                conn.ehlo()
+        except ssl.SSLCertVerificationError as exc:
+            raise CannotRun(f"Il certificato del server {host} non è valido ({exc.verify_message}): connessione rifiutata.") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise CannotRun(f"Il server {host}:{port} non offre STARTTLS: scegliete SSL/TLS o un'altra porta.") from exc
+        except NETWORK_ERRORS as exc:
+            raise CannotRun(f"Non riesco a collegarmi al server SMTP {host}:{port} ({type(exc).__name__}: {exc}).") from exc
+        try:
+            conn.login(s.login, self._password)
+        except smtplib.SMTPAuthenticationError as exc:
+            _quiet_close(conn)
+            raise LoginRefused(
+                f"Il server {host} ha rifiutato l'accesso di {s.login} ({exc.smtp_code} {_decode(exc.smtp_error)}). "
+                "Mi fermo subito: tentativi ripetuti possono bloccare la casella. Controllate utente e password (pecmass login)."
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            _quiet_close(conn)
+            raise CannotRun(f"Il server {host} non accetta l'autenticazione su questa connessione.") from exc
+        except smtplib.SMTPResponseException as exc:
+            _quiet_close(conn)
+            if 400 <= exc.smtp_code < 500:
+                raise ConnectionError(f"{exc.smtp_code} {_decode(exc.smtp_error)}") from exc
+            raise LoginRefused(f"Accesso rifiutato da {host}: {exc.smtp_code} {_decode(exc.smtp_error)}.") from exc
+        except NETWORK_ERRORS as exc:
+            _quiet_close(conn)
+            raise ConnectionError(str(exc)) from exc
+        self.conn = conn
+        log.info("smtp connected security=%s", s.smtp_security)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except Exception:  # noqa: BLE001 - closing a session already broken
+                _quiet_close(self.conn)
+            self.conn = None
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- sending ----------------------------------------------------------------------------
+    def send(self, sender: str, recipient: str, data: bytes) -> SmtpAnswer:
+        """Hand one message over; never raises for a per-message outcome (LoginRefused aside)."""
+        if self.conn is None:
+            try:
+                self.connect()
+            except ConnectionError as exc:
+                return classify(None, f"connessione non riuscita: {exc}", network_error=True)
+            except CannotRun as exc:
+                return classify(None, str(exc), network_error=True)
+        conn = self.conn
+        after_data = False
+        try:
+            code, text = conn.mail(sender)
+            if code != 250:
+                return self._answer(code, text)
+            code, text = conn.rcpt(recipient)
+            if code not in (250, 251):
+                conn.rset()
+                return self._answer(code, text)
+            code, text = conn.docmd("DATA")
+            if code != 354:
+                conn.rset()
+                return self._answer(code, text)
+            payload = _LEADING_DOT.sub(b"..", data)
+            if not payload.endswith(b"\r\n"):
+                payload += b"\r\n"
+            # One write, the final dot last: if it fails, the dot never reached the server (nothing
+            # accepted); once it returns, a lost connection may hide an accepted message. (Two writes
+            # would also stall on delayed ACKs.)
+            conn.send(payload + b".\r\n")
+            after_data = True
+            code, text = conn.getreply()
+            if code == -1:
+                raise smtplib.SMTPServerDisconnected("connessione chiusa senza risposta")
+            return self._answer(code, text)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._drop()
+            return classify(None, f"connessione interrotta: {exc}", after_data=after_data, network_error=True)
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in (421,):
+                self._drop()
+            return self._answer(exc.smtp_code, exc.smtp_error)
+        except NETWORK_ERRORS as exc:
+            self._drop()
+            return classify(None, f"errore di rete: {type(exc).__name__}", after_data=after_data, network_error=True)
+
+    def _answer(self, code: int, text) -> SmtpAnswer:
+        answer = classify(code, _decode(text), rate_limit_patterns=self.patterns)
+        if code == 421:
+            self._drop()  # the server closes the session after 421
+        return answer
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            _quiet_close(self.conn)
+            self.conn = None
+
+
+def _quiet_close(conn: smtplib.SMTP) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - closing a session already broken
+        pass
+
+
+__all__ = ["SmtpSession", "LOGIN_REFUSED"]

@@ -1,1 +1,0 @@
-"""Talking to the provider: TLS contexts, the SMTP submission session, read-only IMAP sessions."""
