@@ -37,7 +37,7 @@ from asn1crypto import cms, pem, x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509 import load_der_x509_certificate
+from cryptography.x509 import InvalidVersion, load_der_x509_certificate
 
 from pecmass_xl.receipts.parse import (
     CATEGORY_RECEIPT,
@@ -422,7 +422,7 @@ class SignatureVerifier:
             return facts
         try:
             public_key = load_der_x509_certificate(cert.dump()).public_key()
-        except (ValueError, UnsupportedAlgorithm):
+        except (ValueError, UnsupportedAlgorithm, InvalidVersion):  # InvalidVersion: a mangled version field
             raise _Failure(STATUS_NOT_VERIFIED, "certificato del firmatario illeggibile") from None
         san = cert.subject_alt_name_value
         emails = tuple(

@@ -4,11 +4,11 @@ workbooks written by openpyxl and on hand-written sheet XML of the kinds other w
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import zipfile
 
 import pytest
+from fixture_files import require_tool
 from openpyxl import load_workbook
 
 from pecmass_xl.core.errors import CannotRun
@@ -153,9 +153,9 @@ def test_broken_files_cannot_run(tmp_path, cli):
         XlsxPackage(tmp_path / "manca.xlsx")
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
 def test_workbook_saved_by_libreoffice(tmp_path, cli):
     """Another writer (shared strings, its own styles and dimension): same values as openpyxl reads."""
+    require_tool("soffice", "libreoffice-calc-nogui", "libreoffice")
     rows = [["mario@pec.test", "Mario", "Rossi", None, 184, 1234.5, dt.datetime(2026, 1, 2), True, "a & b <c>\nriga"],
             ["anna@pec.test", "Anna", "Bianchi", None, 20121, -3, dt.datetime(2026, 2, 3, 10, 30), False, "Città"]]
     source = build_book(tmp_path / "sorgente.xlsx", headers=["PEC", "Nome", "Cognome", "Allegati", "CAP", "Importo", "Data",

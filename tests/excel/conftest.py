@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import warnings
 from pathlib import Path
 
@@ -13,32 +11,16 @@ with warnings.catch_warnings():  # oletools 0.60 uses pyparsing names deprecated
     warnings.simplefilter("ignore", DeprecationWarning)
     import oletools.olevba  # noqa: F401
 
+from fixture_files import require_tool, shared_schema
+
 from pecmass_xl.excel import build
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-SCHEMA = SHARED / "reference" / "schemas" / "customUI.xsd"
 
 
 def require_libreoffice() -> str:
-    """The soffice path; skips visibly without it, fails instead under PECMASS_REQUIRE_LIBREOFFICE=1."""
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    if soffice is None:
-        reason = "LibreOffice (soffice) non installato: apt-get install libreoffice-calc-nogui"
-        if os.environ.get("PECMASS_REQUIRE_LIBREOFFICE") == "1":
-            pytest.fail(reason + " (richiesto da PECMASS_REQUIRE_LIBREOFFICE=1)")
-        pytest.skip(reason)
-    return soffice
-
-
-def require_tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = f"{name} non installato: apt-get install {package}"
-        if os.environ.get("PECMASS_REQUIRE_LIBREOFFICE") == "1":
-            pytest.fail(reason + " (richiesto da PECMASS_REQUIRE_LIBREOFFICE=1)")
-        pytest.skip(reason)
-    return path
+    """The soffice path; skips visibly without it, fails instead under .ci/run (PECMASS_CI=1)."""
+    return require_tool("soffice", "libreoffice-calc-nogui", "libreoffice")
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +37,6 @@ def template_path(tmp_path_factory, template_bytes) -> Path:
 
 @pytest.fixture(scope="session")
 def ribbon_schema():
-    if not SCHEMA.is_file():
-        pytest.skip(f"schema del ribbon non trovato in {SCHEMA} (serve la cartella shared/ accanto al repository)")
     from lxml import etree
 
-    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+    return etree.XMLSchema(etree.parse(str(shared_schema("customUI.xsd"))))

@@ -1,27 +1,23 @@
 """The masked password dialog, shown for real on a virtual display (Xvfb).
 
-Skipped with a visible reason when Xvfb or tkinter is missing; PECMASS_REQUIRE_LIBREOFFICE=1 (CI)
-does not cover it, since the dialog only needs a display, not LibreOffice.
+Skipped with a visible reason when Xvfb or tkinter is missing; under .ci/run (PECMASS_CI=1), which
+installs both, a missing one fails the test instead.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
+from fixture_files import require_module, require_tool
 
 
 @pytest.fixture(scope="module")
 def display():
-    if shutil.which("Xvfb") is None:
-        pytest.skip("Xvfb non installato (apt-get install xvfb): il dialogo della password non si può mostrare")
-    try:
-        import tkinter  # noqa: F401
-    except ImportError:
-        pytest.skip("tkinter non disponibile in questo Python")
+    require_tool("Xvfb", "xvfb")
+    require_module("tkinter", "python3-tk")
     number = 90 + os.getpid() % 100
     server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten", "tcp"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

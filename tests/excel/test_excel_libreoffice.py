@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fixture_files import in_ci, require_tool
 from lxml import etree
 from openpyxl import load_workbook
 
@@ -25,7 +26,7 @@ from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.cell_values import CellText
 from tools import render_workbook as render
 
-from .conftest import require_libreoffice, require_tool
+from .conftest import require_libreoffice
 
 PROBE = Path(__file__).with_name("lo_probe.py")
 UNO_PYTHONS = ("/usr/bin/python3", "/usr/lib/libreoffice/program/python")
@@ -41,8 +42,8 @@ def uno_python() -> str:
             if check.returncode == 0:
                 return candidate
     reason = "nessun Python con il ponte UNO di LibreOffice: apt-get install python3-uno"
-    if os.environ.get("PECMASS_REQUIRE_LIBREOFFICE") == "1":
-        pytest.fail(reason + " (richiesto da PECMASS_REQUIRE_LIBREOFFICE=1)")
+    if in_ci():
+        pytest.fail(reason + " (.ci/run lo installa: qui deve esserci)")
     pytest.skip(reason)
 
 

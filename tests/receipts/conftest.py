@@ -1,32 +1,20 @@
 """Shared fixtures for the receipts tests: the real PEC samples and a throw-away PKI.
 
-Real samples live outside the repository (`../shared/reference/fixtures`, licences unclear for some);
-tests that need them skip with a reason when the folder is absent.
+Samples whose licence allows it are in `tests/fixtures/`; the unlicensed real ones are read from
+`../shared/reference/fixtures`, and only the tests that need those skip, with the reason, without it
+(tests/fixture_files.py decides).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from receipts_builders import Identity, TestPki
-
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "fixtures"
+from receipts_builders import Identity, TestPki, read_fixture
 
 
 @pytest.fixture(scope="session")
-def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"real PEC samples not found in {FIXTURES} (shared reference folder absent)")
-    return FIXTURES.resolve()
-
-
-@pytest.fixture(scope="session")
-def fixture_bytes(fixtures_dir):
-    def read(name: str) -> bytes:
-        return (fixtures_dir / name).read_bytes()
-
-    return read
+def fixture_bytes():
+    """Reads a sample by name: the local copy, else the shared one (skips without ../shared)."""
+    return read_fixture
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from fixture_files import fixture_path
 
-# Real samples in ../shared/reference/fixtures (see its README for provenance).
+# Real samples: tests/fixtures/ (licensed, see its README) or ../shared/reference/fixtures (unlicensed).
 NAMIRIAL = "linux-mailinglist-archives_osst-users_namirial_posta-certificata.eml"
 ARUBA = (
     "SimoneP91_accettazione.eml",
@@ -29,6 +30,11 @@ ARUBA = (
     "SimoneP91_errore-consegna.eml",
     "SimoneP91_busta-trasporto.eml",
 )
+
+
+def read_fixture(name: str) -> bytes:
+    """A sample's bytes: tests/fixtures/ first, else ../shared (the test skips when neither has it)."""
+    return fixture_path(name).read_bytes()
 
 # ---------------------------------------------------------------------------------------------
 # Synthetic PEC messages

@@ -1,11 +1,16 @@
-"""S/MIME verification: the real Namirial envelope, Aruba and other samples, tampering, a test PKI."""
+"""S/MIME verification: the real Namirial envelope, Aruba and other samples, tampering, a test PKI.
+
+The tampering tests run on a receipt signed by a test PKI always, and on the real Namirial envelope
+when ../shared is beside the repository (that sample has no licence that lets us copy it)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import random
+import re
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,11 +18,13 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from fixture_files import local_fixture
 from receipts_builders import (
     ARUBA,
     NAMIRIAL,
     daticert_xml,
     make_p7s,
+    read_fixture,
     receipt_headers,
     replace_signature,
     signature_der,
@@ -41,8 +48,8 @@ def pec_verifier():
 
 
 @pytest.fixture(scope="module")
-def namirial(fixture_bytes):
-    return fixture_bytes(NAMIRIAL)
+def namirial():
+    return read_fixture(NAMIRIAL)
 
 
 # -- real samples -----------------------------------------------------------------------------
@@ -74,17 +81,12 @@ def test_namirial_fails_at_now_also_when_the_chain_is_memoised(namirial):
 
 
 @pytest.mark.parametrize("form", ["path", "str", "pem", "der", "list"])
-def test_trust_roots_in_every_form(fixtures_dir, namirial, form):
-    path = fixtures_dir / "certs" / "actalis_authentication_root_ca.pem"
+def test_trust_roots_in_every_form(namirial, form):
+    path = local_fixture("certs/actalis_authentication_root_ca.pem")
     pem_bytes = path.read_bytes()
     der = x509.load_pem_x509_certificate(pem_bytes).public_bytes(serialization.Encoding.DER)
     roots = {"path": path, "str": str(path), "pem": pem_bytes, "der": der, "list": [der, str(path)]}[form]
     assert SignatureVerifier(roots).verify(namirial).verified
-
-
-def test_namirial_with_crlf_line_endings_still_verifies(pec_verifier, namirial):
-    crlf = namirial.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-    assert pec_verifier.verify(crlf).verified
 
 
 def test_namirial_against_another_root_is_not_verified(pki, namirial):
@@ -112,7 +114,45 @@ def test_truncated_signature_is_unreadable(pec_verifier, fixture_bytes, name):
     assert (result.status, result.reason) == ("assente", "firma illeggibile")
 
 
-# -- tampering with the real envelope ---------------------------------------------------------
+# -- tampering with a signed receipt: one made by a test PKI (always), the real Namirial envelope too --
+
+
+@dataclass(frozen=True)
+class SignedSample:
+    """A genuinely signed message, the verifier that trusts it, and byte strings of its own to alter."""
+
+    raw: bytes
+    verifier: SignatureVerifier
+    tamperings: tuple[tuple[bytes, bytes], ...]  # (old, new) inside the signed content
+    ref_header: tuple[bytes, bytes]               # an unsigned X-Riferimento-Message-ID rewritten
+    type_header: tuple[bytes, bytes]              # an unsigned header claiming another receipt type
+    from_header: tuple[bytes, bytes]              # the unsigned From moved to another domain
+    other_sender: str
+
+
+@pytest.fixture(scope="module", params=["test-pki", "namirial"])
+def signed_sample(request, pki):
+    if request.param == "test-pki":
+        return SignedSample(
+            raw=signed_receipt(pki.leaf()),
+            verifier=SignatureVerifier([pki.root.pem]),
+            tamperings=((b"Ricevuta di prova", b"Ricevuta di provo"),                  # one changed byte
+                        (b"\r\n\r\nRicevuta", b"\r\nRicevuta"),                        # one line break removed
+                        (b"Ricevuta di prova.", b"Ricevuta di prova.\r\n")),             # one line break added
+            ref_header=(b"X-Riferimento-Message-ID: <pecmass.C1", b"X-Riferimento-Message-ID: <pecmass.C2"),
+            type_header=(b"X-Ricevuta: avvenuta-consegna", b"X-Ricevuta: errore-consegna"),
+            from_header=(b"From: posta-certificata@pec.test", b"From: posta-certificata@evil.test"),
+            other_sender="posta-certificata@pec.aruba.it",
+        )
+    return SignedSample(  # the real one: needs ../shared (no licence lets us copy it)
+        raw=read_fixture(NAMIRIAL),
+        verifier=SignatureVerifier(),
+        tamperings=((b"Norah Colly", b"Norah Colla"), (b"\n\n", b"\n"), (b"</HTML>\n", b"</HTML>\n\n")),
+        ref_header=(b"X-Riferimento-Message-ID: <2839ed57", b"X-Riferimento-Message-ID: <9839ed57"),
+        type_header=(b"X-Trasporto: posta-certificata", b"X-Ricevuta: avvenuta-consegna"),
+        from_header=(b"<posta-certificata@sicurezzapostale.it>", b"<posta-certificata@evil.test>"),
+        other_sender="posta-certificata@pec.aruba.it",
+    )
 
 
 def _tamper_content(raw: bytes, old: bytes, new: bytes) -> bytes:
@@ -121,65 +161,77 @@ def _tamper_content(raw: bytes, old: bytes, new: bytes) -> bytes:
     return raw.replace(part, part.replace(old, new, 1), 1)
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        (b"Norah Colly", b"Norah Colla"),          # one flipped byte in the signed content
-        (b"\n\n", b"\n"),                           # one line break removed
-        (b"</HTML>\n", b"</HTML>\n\n"),             # one line break added
-    ],
-)
-def test_tampered_content_fails(pec_verifier, namirial, old, new):
-    result = pec_verifier.verify(_tamper_content(namirial, old, new))
+def test_sample_verifies_untouched(signed_sample):
+    assert signed_sample.verifier.verify(signed_sample.raw).verified
+
+
+def test_with_crlf_line_endings_still_verifies(signed_sample):
+    crlf = signed_sample.raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert signed_sample.verifier.verify(crlf).verified
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_tampered_content_fails(signed_sample, which):
+    old, new = signed_sample.tamperings[which]
+    result = signed_sample.verifier.verify(_tamper_content(signed_sample.raw, old, new))
     assert (result.status, result.reason) == ("non verificata", "contenuto modificato dopo la firma")
 
 
-def test_trailing_line_break_of_the_signed_part_matters(pec_verifier, namirial):
-    part = signed_part(namirial)
-    result = pec_verifier.verify(namirial.replace(part, part + b"\n", 1))
+def test_trailing_line_break_of_the_signed_part_matters(signed_sample):
+    raw = signed_sample.raw
+    part = signed_part(raw)
+    result = signed_sample.verifier.verify(raw.replace(part, part + b"\n", 1))
     assert result.reason == "contenuto modificato dopo la firma"
 
 
-def test_flipped_signature_bit_fails(pec_verifier, namirial):
-    der = bytearray(signature_der(namirial))
+def test_flipped_signature_bit_fails(signed_sample):
+    raw = signed_sample.raw
+    der = bytearray(signature_der(raw))
     info = cms.ContentInfo.load(bytes(der))
     signature = info["content"]["signer_infos"][0]["signature"].native
     offset = bytes(der).rfind(signature)
     der[offset + 10] ^= 0x01
-    result = pec_verifier.verify(replace_signature(namirial, bytes(der)))
+    result = signed_sample.verifier.verify(replace_signature(raw, bytes(der)))
     assert (result.status, result.reason) == ("non verificata", "firma non valida")
 
 
-def test_headers_outside_the_signature_must_match_the_signed_daticert(pec_verifier, namirial):
-    forged_ref = namirial.replace(b"X-Riferimento-Message-ID: <2839ed57", b"X-Riferimento-Message-ID: <9839ed57", 1)
-    result = pec_verifier.verify(forged_ref)
+def test_headers_outside_the_signature_must_match_the_signed_daticert(signed_sample):
+    raw, verifier = signed_sample.raw, signed_sample.verifier
+    old, new = signed_sample.ref_header
+    assert old in raw
+    result = verifier.verify(raw.replace(old, new, 1))
     assert (result.status, result.reason) == ("non verificata", "intestazioni non coerenti con i dati firmati")
 
-    as_receipt = namirial.replace(b"X-Trasporto: posta-certificata", b"X-Ricevuta: avvenuta-consegna", 1)
+    old, new = signed_sample.type_header
+    assert old in raw
+    as_receipt = raw.replace(old, new, 1)
     assert parse_message(as_receipt).category == "receipt"
-    result = pec_verifier.verify(as_receipt)
+    result = verifier.verify(as_receipt)
     assert (result.status, result.reason) == ("non verificata", "intestazioni non coerenti con i dati firmati")
 
 
-def test_signer_must_be_the_sender(pec_verifier, namirial):
-    result = pec_verifier.verify(namirial, expected_from="posta-certificata@pec.aruba.it")
+def test_signer_must_be_the_sender(signed_sample):
+    raw, verifier = signed_sample.raw, signed_sample.verifier
+    result = verifier.verify(raw, expected_from=signed_sample.other_sender)
     assert (result.status, result.reason) == ("non verificata", "firmatario diverso dal mittente della ricevuta")
-    moved = namirial.replace(b"<posta-certificata@sicurezzapostale.it>", b"<posta-certificata@evil.test>", 1)
-    assert pec_verifier.verify(moved).reason == "firmatario diverso dal mittente della ricevuta"
+    old, new = signed_sample.from_header
+    assert old in raw
+    assert verifier.verify(raw.replace(old, new, 1)).reason == "firmatario diverso dal mittente della ricevuta"
 
 
-def test_mutations_never_raise(pec_verifier, namirial):
+def test_mutations_never_raise(signed_sample):
+    raw, verifier = signed_sample.raw, signed_sample.verifier
     rng = random.Random(7)
-    der = signature_der(namirial)
+    der = signature_der(raw)
     for _ in range(60):
         mutated = bytearray(der)
         for _ in range(rng.randint(1, 6)):
             mutated[rng.randrange(len(mutated))] = rng.randrange(256)
-        result = pec_verifier.verify(replace_signature(namirial, bytes(mutated)))
+        result = verifier.verify(replace_signature(raw, bytes(mutated)))
         assert result.status in ("non verificata", "assente")
-    signature_starts = namirial.index(b"Content-Type: application/x-pkcs7-signature")
-    for cut in range(0, len(namirial), len(namirial) // 40):
-        result = pec_verifier.verify(namirial[:cut])
+    signature_starts = re.search(rb"Content-Type: application/(x-)?pkcs7-signature", raw).start()
+    for cut in range(0, len(raw), len(raw) // 40):
+        result = verifier.verify(raw[:cut])
         if cut < signature_starts:  # cut before the signature is complete: never verified
             assert result.status in ("non verificata", "assente")
 

@@ -11,14 +11,11 @@ import uuid
 from email.message import EmailMessage, Message
 from pathlib import Path
 
+from fixture_files import daticert_dtd
 from lxml import etree
 
 from pecmass_xl.sandbox import Sandbox
 
-# Real samples live outside the repository (licences unclear for some); tests needing them skip.
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference" / "fixtures"
-# The DTD of the AgID rules: the shared copy if present, else our transcription of its declarations.
-_DTD_CANDIDATES = [FIXTURES / "pagopa_daticert-xml-schema.dtd", Path(__file__).parent / "daticert.dtd"]
 FAST = 100_000.0  # simulated seconds per real second: 24 simulated hours pass in under a second
 
 
@@ -107,10 +104,7 @@ def daticert_tree(message: Message) -> etree._Element:
 
 
 def dtd() -> etree.DTD:
-    for candidate in _DTD_CANDIDATES:
-        if candidate.exists():
-            return etree.DTD(str(candidate))
-    raise AssertionError("daticert DTD not found")
+    return etree.DTD(str(daticert_dtd()))
 
 
 def assert_dtd_valid(message: Message) -> etree._Element:

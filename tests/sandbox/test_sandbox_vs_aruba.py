@@ -14,7 +14,8 @@ import re
 from email.message import Message
 
 import pytest
-from sandbox_helpers import FIXTURES, by_kind, daticert_tree, make_message, parse, receipts_for, send, unique
+from fixture_files import shared_fixture
+from sandbox_helpers import by_kind, daticert_tree, make_message, parse, receipts_for, send, unique
 
 # Trace fields added on delivery, and Aruba-specific headers outside the PEC rules.
 IGNORED_HEADERS = {"received", "return-path", "delivered-to", "x-lmtp-aru-notify-rcpt", "x-attachment"}
@@ -25,15 +26,13 @@ PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /
 
 @pytest.fixture(scope="module")
 def aruba() -> dict[str, Message]:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"real PEC samples not found in {FIXTURES} (shared reference folder absent)")
     names = {
         "accettazione": "SimoneP91_accettazione.eml",
         "avvenuta-consegna": "SimoneP91_avvenuta-consegna.eml",
         "errore-consegna": "SimoneP91_errore-consegna.eml",
         "busta": "SimoneP91_busta-trasporto.eml",
     }
-    return {kind: parse((FIXTURES / name).read_bytes()) for kind, name in names.items()}
+    return {kind: parse(shared_fixture(name).read_bytes()) for kind, name in names.items()}
 
 
 @pytest.fixture

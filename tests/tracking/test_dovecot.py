@@ -15,6 +15,7 @@ import ssl
 from collections import Counter
 
 import pytest
+from fixture_files import require_tool
 from imapclient import IMAPClient
 
 from pecmass_xl.mailclient.imap_session import ImapSession
@@ -32,9 +33,13 @@ from .conftest import (
     sheet_rows,
     unique,
 )
-from .dovecot import DOVECOT, Dovecot
+from .dovecot import Dovecot
 
-pytestmark = pytest.mark.skipif(DOVECOT is None, reason="Dovecot not installed (apt-get install dovecot-imapd)")
+
+@pytest.fixture(autouse=True)
+def _dovecot_installed():
+    """Dovecot is a second, independent IMAP server: skipped without it, required under .ci/run."""
+    require_tool("dovecot", "dovecot-imapd", "/usr/sbin/dovecot")
 
 PASSWORD = "segreta-di-prova-123"
 
