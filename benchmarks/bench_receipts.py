@@ -178,9 +178,10 @@ class Stages:
         self._undo.clear()
 
     def install(self, verify: bool = True) -> None:
+        from pecmass_xl.core.vocabulary import FIRMA_NON_VERIFICATA
         from pecmass_xl.journal import archive
         from pecmass_xl.mailclient.imap_session import ImapSession
-        from pecmass_xl.receipts.signature import STATUS_NOT_VERIFIED, SignatureResult, SignatureVerifier
+        from pecmass_xl.receipts.signature import SignatureResult, SignatureVerifier
         from pecmass_xl.tracking import ingest, sync
 
         def batch_started(args) -> None:
@@ -197,7 +198,7 @@ class Stages:
             self.wrap(SignatureVerifier, "verify", "verify")
         else:
             original = SignatureVerifier.verify
-            SignatureVerifier.verify = lambda self, *a, **k: SignatureResult(STATUS_NOT_VERIFIED, "off")
+            SignatureVerifier.verify = lambda self, *a, **k: SignatureResult(FIRMA_NON_VERIFICATA, "off")
             self._undo.append((SignatureVerifier, "verify", original))
 
 

@@ -12,6 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from pecmass_xl.campaign.presets import PRESET_NAMES, SANDBOX
+from pecmass_xl.core.vocabulary import STATUS_COLOURS
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook import styles
 
@@ -113,7 +114,7 @@ def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
         ws.column_dimensions[get_column_letter(col)].width = 22 if name != c.COL_DETAIL else 40
     status_col = get_column_letter(first_result_col + c.RESULT_COLUMNS.index(c.COL_STATUS))
     target = f"{status_col}2:{status_col}{max(last_row, 1000)}"
-    for status, colour in styles.STATUS_COLOURS.items():
+    for status, colour in STATUS_COLOURS.items():
         ws.conditional_formatting.add(
             target,
             CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", fgColor=colour)),

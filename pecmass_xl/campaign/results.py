@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 from pecmass_xl.campaign.checks import CheckReport
+from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import Journal, UsageCounter
-from pecmass_xl.journal.status import to_italian_time
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.riepilogo import Summary
 from pecmass_xl.workbook.write import ResultUpdate
@@ -26,7 +26,7 @@ def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
         values = dict(view.result_columns())
         values.pop(c.COL_ID, None)
         for column in c.DATE_RESULT_COLUMNS:
-            values[column] = to_italian_time(values.get(column))
+            values[column] = rome_wall_clock(values.get(column))
         folder = archive / row_id
         values[c.COL_RECEIPTS] = receipts_link(folder) if folder.exists() else None
         update.by_id[row_id] = values

@@ -9,6 +9,7 @@ from pecmass_xl.app.demo import run_demo
 from pecmass_xl.cli.common import print_counts
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_OK
+from pecmass_xl.workbook import contract as c
 
 
 def register(subparsers) -> None:
@@ -27,7 +28,7 @@ def cmd_demo(args) -> int:
         print_json(result.as_json())
         return EXIT_OK
     print()
-    print(f"{'Riga':>4}  {'Destinatario':<46} {'Stato invio':<20} {'Esito':<22} Firma")
+    print(f"{'Riga':>4}  {'Destinatario':<46} {c.COL_STATUS:<20} {c.COL_OUTCOME:<22} {c.COL_SIGNATURE}")
     for row in result.rows:
         print(f"{row['row']:>4}  {row['to']:<46} {row['status']:<20} {row['esito']:<22} {row['firma']}")
     print()

@@ -208,7 +208,7 @@ def cmd_test(args) -> int:
     else:
         print(f"Invio di prova {result.label} a {result.to}: {result.status}. {result.detail}")
         print(f"Messaggio archiviato in {result.eml}")
-    if result.status in ("Dati non validi", "Rifiutato", "Da inviare", "Incerto"):
+    if result.failed:
         return EXIT_FAILED_ROWS
     return EXIT_OK
 

@@ -22,9 +22,9 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.core.vocabulary import STATUS_COLOURS
 from pecmass_xl.excel.ovba import MODULE_DOCUMENT, MODULE_PROCEDURAL, Module, Project, build_vba_project
 from pecmass_xl.workbook import contract as c
-from pecmass_xl.workbook import styles
 from pecmass_xl.workbook.macro_parts import add_macro_parts
 
 EXCEL_DIR = Path(__file__).resolve().parent
@@ -97,7 +97,7 @@ def ensure_status_formatting(wb: Workbook) -> None:
         if any(r.min_col <= column <= r.max_col for r in ranges.sqref.ranges):
             return
     target = f"{letter}2:{letter}1048576"
-    for status, colour in styles.STATUS_COLOURS.items():
+    for status, colour in STATUS_COLOURS.items():
         fill = PatternFill("solid", fgColor=colour, bgColor=colour)
         sheet.conditional_formatting.add(target, CellIsRule(operator="equal", formula=[f'"{status}"'], fill=fill))
 

@@ -30,7 +30,7 @@ from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook import styles
 from pecmass_xl.workbook.read import read_label_values, read_list
-from pecmass_xl.workbook.riepilogo import Summary
+from pecmass_xl.workbook.riepilogo import TITLE_CELL, Summary, summary_layout
 from pecmass_xl.workbook.sheetdata import SheetData
 from pecmass_xl.workbook.write import ResultUpdate, clean_text
 
@@ -45,10 +45,10 @@ BUSY_HRESULTS = {
     -2146777998,  # 0x800AC472 VBA_E_IGNORE
 }
 TEXT_PREFIX = "'"
-RESULT_FONT_COLOUR = (0x40, 0x40, 0x40)
-HEADER_FONT_COLOUR = (0xFF, 0xFF, 0xFF)
-RESULT_HEADER_COLOUR = (0x59, 0x59, 0x59)
-TITLE_COLOUR = (0x1F, 0x4E, 0x79)
+RESULT_FONT_COLOUR = styles.rgb(styles.RESULT_TEXT_COLOUR)
+HEADER_FONT_COLOUR = styles.rgb(styles.HEADER_TEXT_COLOUR)
+RESULT_HEADER_COLOUR = styles.rgb(styles.RESULT_HEADER_COLOUR)
+TITLE_COLOUR = styles.rgb(styles.TITLE_COLOUR)
 
 
 def is_busy_error(exc: BaseException) -> bool:
@@ -350,7 +350,7 @@ class ExcelWorkbook:
         sheet.clear_contents()
         width = max(len(row) for row in layout.rows)
         sheet.range((1, 1), (len(layout.rows), width)).value = [row + [None] * (width - len(row)) for row in layout.rows]
-        title = sheet.range((1, 1))
+        title = sheet.range(TITLE_CELL)
         title.font.bold = True
         title.font.size = 14
         title.font.color = TITLE_COLOUR
@@ -431,46 +431,6 @@ class ExcelWorkbook:
 
     def save(self) -> None:
         call_with_retries(self.book.save, **self._retry)
-
-
-@dataclass
-class SummaryLayout:
-    rows: list[list[object]]
-    header_rows: list[tuple[int, int]]  # (row, number of columns) to style as headers
-    date_cell: tuple[int, int] | None
-
-
-def _rome_local(moment: dt.datetime) -> dt.datetime:
-    """Aware times as Italian local time, the naive form Excel cells hold."""
-    if moment.tzinfo is None:
-        return moment
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo("Europe/Rome")).replace(tzinfo=None)
-
-
-def summary_layout(summary: Summary) -> SummaryLayout:
-    """The `Riepilogo` sheet as one block of values (same content as `summary.write_summary`)."""
-    rows: list[list[object]] = [
-        ["Riepilogo della campagna"],
-        [f"Aggiornato il {summary.generated_at:%d/%m/%Y %H:%M} da pecmass (foglio rigenerato a ogni scrittura)."],
-        ["Campagna", summary.campaign_id or "—"],
-        ["Ultimo aggiornamento ricevute", _rome_local(summary.last_sync) if summary.last_sync else "mai"],
-        [],
-        ["Stato invio", "Righe"],
-    ]
-    headers = [(6, 2)]
-    for status in c.ALL_STATES:
-        rows.append([status, summary.counts.get(status, 0)])
-    rows.append(["Totale", sum(summary.counts.get(s, 0) for s in c.ALL_STATES)])
-    rows += [[], ["Utilizzo della casella (contatore)"], ["Mese", "Invii massivi", "Messaggi inviati"]]
-    headers.append((len(rows), 3))
-    for month, campaigns, messages in summary.usage or [("—", 0, 0)]:
-        rows.append([month, campaigns, messages])
-    if summary.test_sends:
-        rows += [[], ["Invii di prova"]]
-        rows += [[test_id, to, status] for test_id, to, status in summary.test_sends]
-    return SummaryLayout(rows, headers, (4, 2) if summary.last_sync else None)
 
 
 def _runs(columns: list[int]) -> list[tuple[int, int]]:

@@ -185,7 +185,7 @@ def invio_di_prova(book: ExcelWorkbook, ui: Ui) -> None:
         ui.error(f"{result.detail}\n{_listing(result.problems)}")
         return
     text = f"Invio di prova {result.label} a {result.to}: {result.status}. {result.detail}".strip()
-    (ui.info if result.status not in ("Rifiutato", "Incerto", "Da inviare") else ui.error)(text)
+    (ui.error if result.failed else ui.info)(text)
 
 
 def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,

@@ -24,64 +24,41 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
-# --- Stato invio (exact Italian text of the sheet) ---------------------------------------------
-DA_INVIARE = "Da inviare"
-DATI_NON_VALIDI = "Dati non validi"
-IN_INVIO = "In invio"
-INVIATO = "Inviato"
-ACCETTATO = "Accettato"
-CONSEGNATO = "Consegnato"
-ACCETTATO_NON_PEC = "Accettato (non PEC)"
-RITARDO = "Ritardo"
-MANCATA_CONSEGNA = "Mancata consegna"
-NON_ACCETTATO = "Non accettato"
-RIFIUTATO = "Rifiutato"
-INCERTO = "Incerto"
-
-ALL_STATUSES = (
-    DA_INVIARE, DATI_NON_VALIDI, IN_INVIO, INVIATO, ACCETTATO, CONSEGNATO, ACCETTATO_NON_PEC,
-    RITARDO, MANCATA_CONSEGNA, NON_ACCETTATO, RIFIUTATO, INCERTO,
+from pecmass_xl.core.vocabulary import (
+    ESITI,
+    ESITO_ALTRO,
+    ESITO_CONSEGNATA,
+    ESITO_INCERTO,
+    ESITO_NON_PEC,
+    ESITO_RIFIUTATO,
+    ESITO_TEMPO_SCADUTO,
+    ESITO_TEMPORANEO,
+    FIRMA_NON_VERIFICATA,
+    ST_ACCEPTED,
+    ST_ACCEPTED_EXTERNAL,
+    ST_DELAYED,
+    ST_DELIVERED,
+    ST_NOT_ACCEPTED,
+    ST_NOT_DELIVERED,
+    ST_REFUSED,
+    ST_SENDING,
+    ST_SENT,
+    ST_TO_SEND,
+    ST_UNCERTAIN,
 )
-FINAL_STATUSES = frozenset({CONSEGNATO, ACCETTATO_NON_PEC, MANCATA_CONSEGNA, NON_ACCETTATO, RIFIUTATO})
+
+FINAL_STATUSES = frozenset({ST_DELIVERED, ST_ACCEPTED_EXTERNAL, ST_NOT_DELIVERED, ST_NOT_ACCEPTED, ST_REFUSED})
 """No further receipt is expected (an `Accettato (non PEC)` row may still bounce: see issue 5)."""
-FAILED_STATUSES = frozenset({RIFIUTATO, NON_ACCETTATO, MANCATA_CONSEGNA})
+FAILED_STATUSES = frozenset({ST_REFUSED, ST_NOT_ACCEPTED, ST_NOT_DELIVERED})
 """`--resend failed`."""
-UNCERTAIN_STATUSES = frozenset({INCERTO})
+UNCERTAIN_STATUSES = frozenset({ST_UNCERTAIN})
 """`--resend uncertain`."""
 HANDED_OVER_STATUSES = frozenset({
-    INVIATO, ACCETTATO, CONSEGNATO, ACCETTATO_NON_PEC, RITARDO, MANCATA_CONSEGNA, NON_ACCETTATO, INCERTO,
+    ST_SENT, ST_ACCEPTED, ST_DELIVERED, ST_ACCEPTED_EXTERNAL, ST_DELAYED, ST_NOT_DELIVERED, ST_NOT_ACCEPTED,
+    ST_UNCERTAIN,
 })
 """The message left (or may have left): `--resend sent` is a deliberate second PEC."""
-
-# --- Esito vocabulary ---------------------------------------------------------------------------
-ESITO_CONSEGNATA = "Consegnata"
-ESITO_CASELLA_PIENA = "Casella piena"
-ESITO_INDIRIZZO_INESISTENTE = "Indirizzo inesistente"
-ESITO_DOMINIO_INESISTENTE = "Dominio inesistente"
-ESITO_VIRUS = "Virus"
-ESITO_TEMPO_SCADUTO = "Tempo scaduto"
-ESITO_NON_PEC = "Destinatario non PEC"
-ESITO_TROPPO_GRANDE = "Messaggio troppo grande"
-ESITO_FORMATO = "Formato non accettato"
-ESITO_RIFIUTATO = "Rifiutato dal server"
-ESITO_TEMPORANEO = "Errore temporaneo"
-ESITO_INCERTO = "Esito incerto"
-ESITO_ALTRO = "Altro"
-
-ESITI = (
-    ESITO_CONSEGNATA, ESITO_CASELLA_PIENA, ESITO_INDIRIZZO_INESISTENTE, ESITO_DOMINIO_INESISTENTE,
-    ESITO_VIRUS, ESITO_TEMPO_SCADUTO, ESITO_NON_PEC, ESITO_TROPPO_GRANDE, ESITO_FORMATO,
-    ESITO_RIFIUTATO, ESITO_TEMPORANEO, ESITO_INCERTO, ESITO_ALTRO,
-)
-
-# --- Firma --------------------------------------------------------------------------------------
-FIRMA_VERIFICATA = "verificata"
-FIRMA_NON_VERIFICATA = "non verificata"
-FIRMA_ASSENTE = "assente"
-FIRME = (FIRMA_VERIFICATA, FIRMA_NON_VERIFICATA, FIRMA_ASSENTE)
-
 
 # --- Event kinds (strings shared with the SMTP sender and the receipt parser) --------------------
 class EventKind:
@@ -116,8 +93,6 @@ EVENT_KINDS = SMTP_KINDS | RECEIPT_KINDS
 FINAL_TIMEOUT_AFTER = timedelta(hours=22)
 """A timeout notice this long after acceptance is the final (24 h) one, not the 12 h warning."""
 FINAL_TIMEOUT_ERROR_PREFIX = "5.4.1"
-
-_ITALY = ZoneInfo("Europe/Rome")
 
 
 class Event(NamedTuple):
@@ -166,17 +141,17 @@ class DerivedStatus:
 
 # Rank of each (status, event kind): status first, then which event explains it best.
 _STATUS_RANK = {
-    CONSEGNATO: 100,
-    MANCATA_CONSEGNA: 90,
-    NON_ACCETTATO: 80,
-    ACCETTATO_NON_PEC: 70,
-    RITARDO: 60,
-    ACCETTATO: 50,
-    INVIATO: 40,
-    RIFIUTATO: 35,
-    INCERTO: 30,
-    DA_INVIARE: 20,
-    IN_INVIO: 10,
+    ST_DELIVERED: 100,
+    ST_NOT_DELIVERED: 90,
+    ST_NOT_ACCEPTED: 80,
+    ST_ACCEPTED_EXTERNAL: 70,
+    ST_DELAYED: 60,
+    ST_ACCEPTED: 50,
+    ST_SENT: 40,
+    ST_REFUSED: 35,
+    ST_UNCERTAIN: 30,
+    ST_TO_SEND: 20,
+    ST_SENDING: 10,
 }
 _KIND_SUBRANK = {
     EventKind.ERRORE_CONSEGNA: 4,   # most specific cause of a Mancata consegna
@@ -188,30 +163,30 @@ _KIND_SUBRANK = {
     EventKind.IN_INVIO: 1,
 }
 _KIND_STATUS = {
-    EventKind.IN_INVIO: IN_INVIO,
-    EventKind.SMTP_TEMPORANEO: IN_INVIO,
-    EventKind.SMTP_IN_DUBBIO: IN_INVIO,
-    EventKind.SMTP_ESAURITO: DA_INVIARE,
-    EventKind.INCERTO: INCERTO,
-    EventKind.SMTP_RIFIUTATO: RIFIUTATO,
-    EventKind.SMTP_INVIATO: INVIATO,
-    EventKind.ACCETTAZIONE: ACCETTATO,
-    EventKind.PREAVVISO: RITARDO,  # or MANCATA_CONSEGNA when it is the final notice
-    EventKind.ACCETTAZIONE_ESTERNO: ACCETTATO_NON_PEC,
-    EventKind.NON_ACCETTAZIONE: NON_ACCETTATO,
-    EventKind.ERRORE_CONSEGNA: MANCATA_CONSEGNA,
-    EventKind.PREAVVISO_FINALE: MANCATA_CONSEGNA,
-    EventKind.ANOMALIA: MANCATA_CONSEGNA,
-    EventKind.AVVENUTA_CONSEGNA: CONSEGNATO,
+    EventKind.IN_INVIO: ST_SENDING,
+    EventKind.SMTP_TEMPORANEO: ST_SENDING,
+    EventKind.SMTP_IN_DUBBIO: ST_SENDING,
+    EventKind.SMTP_ESAURITO: ST_TO_SEND,
+    EventKind.INCERTO: ST_UNCERTAIN,
+    EventKind.SMTP_RIFIUTATO: ST_REFUSED,
+    EventKind.SMTP_INVIATO: ST_SENT,
+    EventKind.ACCETTAZIONE: ST_ACCEPTED,
+    EventKind.PREAVVISO: ST_DELAYED,  # or ST_NOT_DELIVERED when it is the final notice
+    EventKind.ACCETTAZIONE_ESTERNO: ST_ACCEPTED_EXTERNAL,
+    EventKind.NON_ACCETTAZIONE: ST_NOT_ACCEPTED,
+    EventKind.ERRORE_CONSEGNA: ST_NOT_DELIVERED,
+    EventKind.PREAVVISO_FINALE: ST_NOT_DELIVERED,
+    EventKind.ANOMALIA: ST_NOT_DELIVERED,
+    EventKind.AVVENUTA_CONSEGNA: ST_DELIVERED,
 }
 _DEFAULT_ESITO = {
-    CONSEGNATO: ESITO_CONSEGNATA,
-    ACCETTATO_NON_PEC: ESITO_NON_PEC,
-    NON_ACCETTATO: ESITO_ALTRO,
-    MANCATA_CONSEGNA: ESITO_ALTRO,
-    RIFIUTATO: ESITO_RIFIUTATO,
-    INCERTO: ESITO_INCERTO,
-    DA_INVIARE: ESITO_TEMPORANEO,
+    ST_DELIVERED: ESITO_CONSEGNATA,
+    ST_ACCEPTED_EXTERNAL: ESITO_NON_PEC,
+    ST_NOT_ACCEPTED: ESITO_ALTRO,
+    ST_NOT_DELIVERED: ESITO_ALTRO,
+    ST_REFUSED: ESITO_RIFIUTATO,
+    ST_UNCERTAIN: ESITO_INCERTO,
+    ST_TO_SEND: ESITO_TEMPORANEO,
 }
 """Esito when the event brings none. Non-final states have no Esito."""
 
@@ -247,7 +222,7 @@ def _dettaglio(stato: str, event: Event) -> str:
         return MSG_IN_DUBBIO
     if kind == EventKind.INCERTO:
         return MSG_INCERTO
-    if stato == RITARDO:
+    if stato == ST_DELAYED:
         return MSG_RITARDO
     if kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
         return MSG_TEMPO_SCADUTO
@@ -257,7 +232,7 @@ def _dettaglio(stato: str, event: Event) -> str:
 def _esito(stato: str, event: Event) -> str:
     if event.kind == EventKind.SMTP_ESAURITO and event.retry_count is None:
         return ""  # ended without hand-over for another reason than temporary errors
-    if stato == MANCATA_CONSEGNA and event.kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
+    if stato == ST_NOT_DELIVERED and event.kind in (EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE):
         default = ESITO_TEMPO_SCADUTO
     else:
         default = _DEFAULT_ESITO.get(stato, "")
@@ -322,7 +297,7 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
     """
     ordered = dedupe_events(events)
     if not ordered:
-        return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
+        return DerivedStatus(stato=ST_SENDING if committed_at is not None else ST_TO_SEND)
 
     first = _first_times(ordered)
     accepted_at = _earliest(first, EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO)
@@ -332,17 +307,17 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
 
     best: tuple[int, int, int] | None = None
     best_event: Event | None = None
-    best_status = DA_INVIARE
+    best_status = ST_TO_SEND
     for index, event in enumerate(ordered):
         if event.kind not in _KIND_STATUS:
             continue  # unknown kinds never change a status
-        stato = MANCATA_CONSEGNA if index in final_notices else _KIND_STATUS[event.kind]
+        stato = ST_NOT_DELIVERED if index in final_notices else _KIND_STATUS[event.kind]
         # Ties between equal events go to the latest one (its answer is the current one).
         rank = (_STATUS_RANK[stato], _KIND_SUBRANK.get(event.kind, 0), index)
         if best is None or rank > best:
             best, best_event, best_status = rank, event, stato
     if best_event is None:
-        return DerivedStatus(stato=IN_INVIO if committed_at is not None else DA_INVIARE)
+        return DerivedStatus(stato=ST_SENDING if committed_at is not None else ST_TO_SEND)
 
     inviata_il = sent_at
     if inviata_il is None and not RECEIPT_KINDS.isdisjoint(first):
@@ -371,11 +346,3 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
         ),
     )
 
-
-def to_italian_time(moment: datetime | None) -> datetime | None:
-    """An aware datetime as naive Italian local time, the form Excel cells hold."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: the journal only holds aware times")
-    return moment.astimezone(_ITALY).replace(tzinfo=None)

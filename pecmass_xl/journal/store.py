@@ -23,15 +23,25 @@ from pathlib import Path
 
 from pecmass_xl.core import paths
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.vocabulary import (
+    COL_ACCEPTED_AT,
+    COL_DELIVERED_AT,
+    COL_DETAIL,
+    COL_ID,
+    COL_OUTCOME,
+    COL_SENT_AT,
+    COL_SIGNATURE,
+    COL_STATUS,
+    FIRME,
+    ST_SENDING,
+    ST_TO_SEND,
+)
 from pecmass_xl.journal import ids
 from pecmass_xl.journal._db import Database, from_db_time, to_db_time, utc_now
 from pecmass_xl.journal.status import (
-    DA_INVIARE,
     EVENT_KINDS,
     FAILED_STATUSES,
-    FIRME,
     HANDED_OVER_STATUSES,
-    IN_INVIO,
     RECEIPT_KINDS,
     UNCERTAIN_STATUSES,
     DerivedStatus,
@@ -165,20 +175,20 @@ class RowView:
     status: DerivedStatus
 
     def result_columns(self) -> dict[str, object]:
-        """Values by exact result-column header (dates aware, UTC: `status.to_italian_time` for cells).
+        """Values by exact result-column header (dates aware, UTC: `core.rome_time.rome_wall_clock` for cells).
 
         `Ricevute` is not here: it is a link to the archive folder, which the workbook knows.
         """
         s = self.status
         return {
-            "ID invio": self.row_id,
-            "Stato invio": s.stato,
-            "Inviata il": s.inviata_il,
-            "Accettata il": s.accettata_il,
-            "Consegnata il": s.consegnata_il,
-            "Esito": s.esito,
-            "Dettaglio": s.dettaglio,
-            "Firma": s.firma,
+            COL_ID: self.row_id,
+            COL_STATUS: s.stato,
+            COL_SENT_AT: s.inviata_il,
+            COL_ACCEPTED_AT: s.accettata_il,
+            COL_DELIVERED_AT: s.consegnata_il,
+            COL_OUTCOME: s.esito,
+            COL_DETAIL: s.dettaglio,
+            COL_SIGNATURE: s.firma,
         }
 
 
@@ -437,7 +447,7 @@ class Journal:
             number = 1
             if latest is not None:
                 previous = _attempt_from_row(latest)
-                if self._derive(c, previous).stato == IN_INVIO:
+                if self._derive(c, previous).stato == ST_SENDING:
                     raise AttemptPending(f"attempt {previous.message_id} is still unresolved")
                 number = previous.number + 1
             message_id = ids.build_message_id(self._campaign_id, row_id, number, domain)
@@ -659,7 +669,7 @@ class Journal:
         for row_id, recipient, row_number in order:
             attempt, count = latest.get(row_id, (None, 0))
             if attempt is None:
-                status = DerivedStatus(stato=DA_INVIARE)
+                status = DerivedStatus(stato=ST_TO_SEND)
             else:
                 status = statuses.get(attempt.pk) or derive_status([], committed_at=attempt.committed_at)
             views[row_id] = RowView(row_id, row_number, recipient, attempt, count, status)
@@ -692,7 +702,7 @@ class Journal:
         due = []
         for row_id in ordered:
             view = views.get(row_id)
-            if view is None or view.attempt is None or view.status.stato == DA_INVIARE or view.status.stato in extra:
+            if view is None or view.attempt is None or view.status.stato == ST_TO_SEND or view.status.stato in extra:
                 due.append(row_id)
         return due
 
@@ -704,10 +714,10 @@ class Journal:
         pending = [
             view.attempt
             for view in self.row_views().values()
-            if view.attempt is not None and view.status.stato == IN_INVIO
+            if view.attempt is not None and view.status.stato == ST_SENDING
         ]
         if include_tests:
-            pending += [t.attempt for t in self.test_attempts() if t.status.stato == IN_INVIO]
+            pending += [t.attempt for t in self.test_attempts() if t.status.stato == ST_SENDING]
         return sorted(pending, key=lambda a: (a.committed_at, a.pk))
 
     def test_attempts(self) -> list[TestAttemptView]:

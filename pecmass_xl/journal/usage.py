@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from pecmass_xl.core.rome_time import rome_month
 from pecmass_xl.journal._db import utc_now
 from pecmass_xl.journal.ledger import LedgerFile, normalise_mailbox
-
-_ITALY = ZoneInfo("Europe/Rome")
-
-
-def month_of(moment: datetime) -> str:
-    """`AAAA-MM` of an aware datetime, in Italian local time."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime")
-    return moment.astimezone(_ITALY).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)
@@ -46,7 +37,7 @@ class UsageCounter(LedgerFile):
             c.execute(
                 "INSERT INTO usage (mailbox, month, campaign_id, kind, messages) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(mailbox, month, campaign_id, kind) DO UPDATE SET messages = messages + excluded.messages",
-                (normalise_mailbox(mailbox), month_of(when or utc_now()), campaign_id,
+                (normalise_mailbox(mailbox), rome_month(when or utc_now()), campaign_id,
                  "test" if test else "normal", count),
             )
 
@@ -71,7 +62,7 @@ class UsageCounter(LedgerFile):
 
     def for_month(self, mailbox: str, month: str | None = None) -> MonthlyUsage:
         """One mailbox's usage in `month` (`AAAA-MM`, default: this month); zeros if none."""
-        month = month or month_of(utc_now())
+        month = month or rome_month(utc_now())
         for entry in self.monthly(mailbox):
             if entry.month == month:
                 return entry

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-# Esito vocabulary (DESIGN §4): one list, kept with the status rules.
-from pecmass_xl.journal.status import (  # noqa: E402
+from pecmass_xl.core.vocabulary import (
     ESITO_ALTRO,
     ESITO_CASELLA_PIENA,
     ESITO_CONSEGNATA,
@@ -29,20 +28,8 @@ from pecmass_xl.journal.status import (  # noqa: E402
     ESITO_TROPPO_GRANDE,
     ESITO_VIRUS,
 )
+from pecmass_xl.journal.status import FINAL_TIMEOUT_AFTER, FINAL_TIMEOUT_ERROR_PREFIX, EventKind
 from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage
-
-EVENT_ACCEPTED = "accettazione"
-EVENT_ACCEPTED_EXTERNAL = "accettazione-esterno"
-EVENT_NOT_ACCEPTED = "non-accettazione"
-EVENT_DELIVERED = "avvenuta-consegna"
-EVENT_NOT_DELIVERED = "errore-consegna"
-EVENT_DELAY = "preavviso"
-EVENT_TIMEOUT = "preavviso-finale"
-EVENT_BOUNCE = "anomalia"
-
-# DESIGN §4: the final timeout notice is the second one, or one dated at least 22 h after acceptance
-# (the spec's "not before 22 hours"), or one whose errore-esteso starts 5.4.1 (Aruba, Namirial).
-FINAL_TIMEOUT_AFTER = timedelta(hours=22)
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -110,7 +97,7 @@ class ReceiptOutcome:
     @property
     def final(self) -> bool:
         """Whether the event ends the row's story (DESIGN §4 "Final" column)."""
-        return self.event not in (EVENT_ACCEPTED, EVENT_DELAY)
+        return self.event not in (EventKind.ACCETTAZIONE, EventKind.PREAVVISO)
 
 
 def clean_text(text: str | None) -> str | None:
@@ -170,7 +157,7 @@ def _is_final_timeout(
 ) -> bool:
     if previous_timeout_notices > 0:
         return True
-    if errore_esteso and errore_esteso.strip().startswith("5.4.1"):
+    if errore_esteso and errore_esteso.strip().startswith(FINAL_TIMEOUT_ERROR_PREFIX):
         return True
     if event_time is not None and acceptance_time is not None:
         if acceptance_time.tzinfo is None:
@@ -208,20 +195,20 @@ def classify(
     if kind == "accettazione":
         destinatari = dc.destinatari if dc else ()
         if destinatari and all(tipo == "esterno" for _, tipo in destinatari):
-            return ReceiptOutcome(EVENT_ACCEPTED_EXTERNAL, ESITO_NON_PEC, detail, event_time, recipient)
-        return ReceiptOutcome(EVENT_ACCEPTED, None, detail, event_time, recipient)
+            return ReceiptOutcome(EventKind.ACCETTAZIONE_ESTERNO, ESITO_NON_PEC, detail, event_time, recipient)
+        return ReceiptOutcome(EventKind.ACCETTAZIONE, None, detail, event_time, recipient)
     if kind == "avvenuta-consegna":
-        return ReceiptOutcome(EVENT_DELIVERED, ESITO_CONSEGNATA, detail, event_time, recipient)
+        return ReceiptOutcome(EventKind.AVVENUTA_CONSEGNA, ESITO_CONSEGNATA, detail, event_time, recipient)
     if kind == "errore-consegna":
         esito = _esito_for_failure(errore, errore_esteso, virus_flag)
-        return ReceiptOutcome(EVENT_NOT_DELIVERED, esito, detail, event_time, recipient)
+        return ReceiptOutcome(EventKind.ERRORE_CONSEGNA, esito, detail, event_time, recipient)
     if kind == "non-accettazione":
         esito = _esito_for_failure(errore, errore_esteso, virus_flag)
-        return ReceiptOutcome(EVENT_NOT_ACCEPTED, esito, detail, event_time, None)
+        return ReceiptOutcome(EventKind.NON_ACCETTAZIONE, esito, detail, event_time, None)
     if kind == "preavviso-errore-consegna":
         if _is_final_timeout(event_time, errore_esteso, acceptance_time, previous_timeout_notices):
-            return ReceiptOutcome(EVENT_TIMEOUT, ESITO_TEMPO_SCADUTO, detail, event_time, recipient)
-        return ReceiptOutcome(EVENT_DELAY, None, detail, event_time, recipient)
+            return ReceiptOutcome(EventKind.PREAVVISO_FINALE, ESITO_TEMPO_SCADUTO, detail, event_time, recipient)
+        return ReceiptOutcome(EventKind.PREAVVISO, None, detail, event_time, recipient)
     return None  # presa-in-carico, rilevazione-virus: provider-to-provider, never user outcomes
 
 
@@ -234,7 +221,7 @@ def _classify_bounce(pm: ParsedMessage) -> ReceiptOutcome | None:
     else:
         esito = esito_from_text(" ".join(t for t in (dsn.status, dsn.diagnostic) if t))
     return ReceiptOutcome(
-        EVENT_BOUNCE,
+        EventKind.ANOMALIA,
         esito,
         clean_text(dsn.diagnostic or dsn.status),
         pm.date,

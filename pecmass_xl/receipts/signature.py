@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import InvalidVersion, load_der_x509_certificate
 
+from pecmass_xl.core.vocabulary import FIRMA_ASSENTE, FIRMA_NON_VERIFICATA, FIRMA_VERIFICATA
 from pecmass_xl.receipts.parse import (
     CATEGORY_RECEIPT,
     CATEGORY_TRANSPORT,
@@ -54,10 +55,6 @@ from pecmass_xl.receipts.rawmime import (
     split_head_body,
     to_crlf,
 )
-
-STATUS_VERIFIED = "verificata"
-STATUS_NOT_VERIFIED = "non verificata"
-STATUS_ABSENT = "assente"
 
 PEC_INTERMEDIATE_CN = "AgID CA1"
 ACTALIS_ROOT_CN = "Actalis Authentication Root CA"
@@ -124,7 +121,7 @@ class SignatureResult:
 
     @property
     def verified(self) -> bool:
-        return self.status == STATUS_VERIFIED
+        return self.status == FIRMA_VERIFICATA
 
 
 class _Failure(Exception):
@@ -317,7 +314,7 @@ class SignatureVerifier:
         except _Failure as failure:
             return SignatureResult(failure.status, failure.reason)
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, NotImplementedError):
-            return SignatureResult(STATUS_NOT_VERIFIED, "firma non leggibile")
+            return SignatureResult(FIRMA_NON_VERIFICATA, "firma non leggibile")
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -328,7 +325,7 @@ class SignatureVerifier:
         except (ValueError, TypeError, RecursionError):
             found = None
         if found is None:
-            raise _Failure(STATUS_ABSENT, "nessuna firma S/MIME")
+            raise _Failure(FIRMA_ASSENTE, "nessuna firma S/MIME")
         signed_raw, signature_part = found
         content = to_crlf(signed_raw)
 
@@ -344,42 +341,42 @@ class SignatureVerifier:
                 )
             except (ValueError, TypeError, KeyError, IndexError, OverflowError, NotImplementedError):
                 first_failure = first_failure or SignatureResult(
-                    STATUS_NOT_VERIFIED, "firma non leggibile", known.get("email"), known.get("time")  # type: ignore[arg-type]
+                    FIRMA_NON_VERIFICATA, "firma non leggibile", known.get("email"), known.get("time")  # type: ignore[arg-type]
                 )
-        return first_failure or SignatureResult(STATUS_ABSENT, "firma senza firmatari")
+        return first_failure or SignatureResult(FIRMA_ASSENTE, "firma senza firmatari")
 
     @staticmethod
     def _read_cms(der: bytes) -> tuple[cms.SignedData, list[x509.Certificate]]:
         if not der:
-            raise _Failure(STATUS_ABSENT, "firma illeggibile")
+            raise _Failure(FIRMA_ASSENTE, "firma illeggibile")
         try:
             info = cms.ContentInfo.load(der)
             if info["content_type"].native != "signed_data":
-                raise _Failure(STATUS_NOT_VERIFIED, "formato di firma non gestito")
+                raise _Failure(FIRMA_NON_VERIFICATA, "formato di firma non gestito")
             signed_data = info["content"]
             if signed_data["encap_content_info"]["content"].native is not None:
-                raise _Failure(STATUS_NOT_VERIFIED, "firma opaca non gestita")
+                raise _Failure(FIRMA_NON_VERIFICATA, "firma opaca non gestita")
             certs = [c.chosen for c in (signed_data["certificates"] or ()) if c.name == "certificate"]
             for cert in certs:
                 cert.dump()
             if len(signed_data["signer_infos"]) == 0:
-                raise _Failure(STATUS_ABSENT, "firma senza firmatari")
+                raise _Failure(FIRMA_ASSENTE, "firma senza firmatari")
         except _Failure:
             raise
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, NotImplementedError):
-            raise _Failure(STATUS_ABSENT, "firma illeggibile") from None
+            raise _Failure(FIRMA_ASSENTE, "firma illeggibile") from None
         return signed_data, certs
 
     def _verify_signer(self, signer_info, certs, content, raw, expected_from, parsed, at, known) -> SignatureResult:
         """Check one SignerInfo; fills `known` (signer e-mail, signing time) for the failure report."""
         cert = _find_signer_cert(signer_info, certs)
         if cert is None:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato del firmatario assente")
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato del firmatario assente")
         facts = self._signer_facts(cert)
         known["email"] = facts.emails[0] if facts.emails else None
         digest_name = signer_info["digest_algorithm"]["algorithm"].native
         if digest_name not in _HASHES:
-            raise _Failure(STATUS_NOT_VERIFIED, "algoritmo di firma non gestito")
+            raise _Failure(FIRMA_NON_VERIFICATA, "algoritmo di firma non gestito")
 
         signed_attrs = signer_info["signed_attrs"]
         signing_time: datetime | None = None
@@ -392,9 +389,9 @@ class SignatureVerifier:
             content_type = attrs.get("content_type")
             digests = attrs.get("message_digest")
             if content_type is None or content_type[0].native != "data" or digests is None or len(digests) != 1:
-                raise _Failure(STATUS_NOT_VERIFIED, "attributi firmati non validi")
+                raise _Failure(FIRMA_NON_VERIFICATA, "attributi firmati non validi")
             if digests[0].native != _digest(digest_name, content):
-                raise _Failure(STATUS_NOT_VERIFIED, "contenuto modificato dopo la firma")
+                raise _Failure(FIRMA_NON_VERIFICATA, "contenuto modificato dopo la firma")
             encoded = signed_attrs.dump()
             to_verify = b"\x31" + encoded[1:]  # DER of SET OF Attribute, original bytes (RFC 5652 §5.4)
         else:
@@ -403,17 +400,17 @@ class SignatureVerifier:
 
         expected = (expected_from or _top_from(raw) or "").strip().lower()
         if not expected or expected not in facts.emails:
-            raise _Failure(STATUS_NOT_VERIFIED, "firmatario diverso dal mittente della ricevuta")
+            raise _Failure(FIRMA_NON_VERIFICATA, "firmatario diverso dal mittente della ricevuta")
         known["email"] = expected
         if "digital_signature" not in facts.key_usage or facts.ext_key_usage is None \
                 or "email_protection" not in facts.ext_key_usage:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato non destinato alla firma di e-mail")
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato non destinato alla firma di e-mail")
 
         moment = at or signing_time or datetime.now(UTC)
         cached = self._check_chain(cert, certs, moment)
         self._check_binding(content, raw, parsed)
         reason = "firma valida alla data della firma" if signing_time else "firma valida (data della firma assente)"
-        return SignatureResult(STATUS_VERIFIED, reason, expected, signing_time, cached)
+        return SignatureResult(FIRMA_VERIFICATA, reason, expected, signing_time, cached)
 
     def _signer_facts(self, cert: x509.Certificate) -> _SignerFacts:
         key = hashlib.sha256(cert.dump()).digest()
@@ -423,7 +420,7 @@ class SignatureVerifier:
         try:
             public_key = load_der_x509_certificate(cert.dump()).public_key()
         except (ValueError, UnsupportedAlgorithm, InvalidVersion):  # InvalidVersion: a mangled version field
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato del firmatario illeggibile") from None
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato del firmatario illeggibile") from None
         san = cert.subject_alt_name_value
         emails = tuple(
             str(name.native).strip().lower() for name in (san or ()) if name.name == "rfc822_name"
@@ -445,7 +442,7 @@ class SignatureVerifier:
     def _check_chain(self, cert: x509.Certificate, certs: list[x509.Certificate], moment: datetime) -> bool:
         """Raise unless the chain is valid at `moment`; True when the memo answered."""
         if not self._roots:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato radice di fiducia non disponibile")
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato radice di fiducia non disponibile")
         key = (
             hashlib.sha256(cert.dump()).digest(),
             frozenset(hashlib.sha256(c.dump()).digest() for c in certs),
@@ -459,7 +456,7 @@ class SignatureVerifier:
                     self._chains.clear()
                 self._chains[key] = memo
         if isinstance(memo, _ChainBad):
-            raise _Failure(STATUS_NOT_VERIFIED, memo.reason)
+            raise _Failure(FIRMA_NON_VERIFICATA, memo.reason)
         # The time check is never memoised: every receipt's signing time must sit in the window of
         # the memoised path. Outside it, validate again at that moment: another path (a renewed
         # intermediate carried in the same CMS) may be valid then, else the precise error is raised.
@@ -468,12 +465,12 @@ class SignatureVerifier:
         if cached:
             other = self._validate_chain(cert, certs, moment)
             if isinstance(other, _ChainBad):
-                raise _Failure(STATUS_NOT_VERIFIED, other.reason)
+                raise _Failure(FIRMA_NON_VERIFICATA, other.reason)
             if other.not_before - TIME_TOLERANCE <= moment <= other.not_after + TIME_TOLERANCE:
                 return False
         if moment < memo.not_before:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato non ancora valido alla data della firma")
-        raise _Failure(STATUS_NOT_VERIFIED, "certificato scaduto alla data della firma")
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato non ancora valido alla data della firma")
+        raise _Failure(FIRMA_NON_VERIFICATA, "certificato scaduto alla data della firma")
 
     def _validate_chain(self, cert, certs, moment) -> _ChainOk | _ChainBad | None:
         from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -490,11 +487,11 @@ class SignatureVerifier:
         try:
             path = _run(validator.async_validate_path())
         except cv_errors.ExpiredError:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato scaduto alla data della firma") from None
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato scaduto alla data della firma") from None
         except cv_errors.NotYetValidError:
-            raise _Failure(STATUS_NOT_VERIFIED, "certificato non ancora valido alla data della firma") from None
+            raise _Failure(FIRMA_NON_VERIFICATA, "certificato non ancora valido alla data della firma") from None
         except (cv_errors.RevokedError, cv_errors.InsufficientRevinfoError, cv_errors.InsufficientPOEError):
-            raise _Failure(STATUS_NOT_VERIFIED, "catena di certificati non valida alla data della firma") from None
+            raise _Failure(FIRMA_NON_VERIFICATA, "catena di certificati non valida alla data della firma") from None
         except cv_errors.PathBuildingError:
             return _ChainBad("certificato non emesso da un'autorità fidata")
         except cv_errors.PathValidationError:
@@ -521,7 +518,7 @@ class SignatureVerifier:
             return
         signed_daticert, _ = read_daticert(content)
         if signed_daticert is None:
-            raise _Failure(STATUS_NOT_VERIFIED, "dati di certificazione non firmati")
+            raise _Failure(FIRMA_NON_VERIFICATA, "dati di certificazione non firmati")
         expected_tipo = pm.receipt_type if pm.category == CATEGORY_RECEIPT else "posta-certificata"
         signed_msgid = normalize_message_id(signed_daticert.msgid)
         if (
@@ -529,7 +526,7 @@ class SignatureVerifier:
             or signed_daticert.tipo != expected_tipo
             or (signed_msgid is not None and pm.ref_message_id != signed_msgid)
         ):
-            raise _Failure(STATUS_NOT_VERIFIED, "intestazioni non coerenti con i dati firmati")
+            raise _Failure(FIRMA_NON_VERIFICATA, "intestazioni non coerenti con i dati firmati")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,7 +567,7 @@ def _check_signature(public_key, signer_info, digest_name: str, data: bytes) -> 
     try:
         kind = algorithm.signature_algo
     except ValueError:
-        raise _Failure(STATUS_NOT_VERIFIED, "algoritmo di firma non gestito") from None
+        raise _Failure(FIRMA_NON_VERIFICATA, "algoritmo di firma non gestito") from None
     try:
         if isinstance(public_key, rsa.RSAPublicKey) and kind == "rsassa_pkcs1v15":
             public_key.verify(signature, data, padding.PKCS1v15(), _HASHES[digest_name]())
@@ -579,7 +576,7 @@ def _check_signature(public_key, signer_info, digest_name: str, data: bytes) -> 
             pss_hash = params["hash_algorithm"]["algorithm"].native
             mgf_hash = params["mask_gen_algorithm"]["parameters"]["algorithm"].native
             if pss_hash not in _HASHES or mgf_hash not in _HASHES:
-                raise _Failure(STATUS_NOT_VERIFIED, "algoritmo di firma non gestito")
+                raise _Failure(FIRMA_NON_VERIFICATA, "algoritmo di firma non gestito")
             public_key.verify(
                 signature,
                 data,
@@ -589,9 +586,9 @@ def _check_signature(public_key, signer_info, digest_name: str, data: bytes) -> 
         elif isinstance(public_key, ec.EllipticCurvePublicKey) and kind == "ecdsa":
             public_key.verify(signature, data, ec.ECDSA(_HASHES[digest_name]()))
         else:
-            raise _Failure(STATUS_NOT_VERIFIED, "algoritmo di firma non gestito")
+            raise _Failure(FIRMA_NON_VERIFICATA, "algoritmo di firma non gestito")
     except InvalidSignature:
-        raise _Failure(STATUS_NOT_VERIFIED, "firma non valida") from None
+        raise _Failure(FIRMA_NON_VERIFICATA, "firma non valida") from None
 
 
 def _top_from(raw: bytes) -> str | None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from email.utils import format_datetime
-from zoneinfo import ZoneInfo
 
-ROME = ZoneInfo("Europe/Rome")
+from pecmass_xl.core.rome_time import in_rome
 
 
 class SimClock:
@@ -42,7 +41,7 @@ def rome(moment: dt.datetime | float) -> dt.datetime:
     """The moment in Italian legal time (what PEC receipts show)."""
     if isinstance(moment, (int, float)):
         moment = dt.datetime.fromtimestamp(moment, dt.UTC)
-    return moment.astimezone(ROME).replace(microsecond=0)
+    return in_rome(moment).replace(microsecond=0)
 
 
 def zona(local: dt.datetime) -> str:

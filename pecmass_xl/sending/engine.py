@@ -22,7 +22,7 @@ from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun, LoginRefused
 from pecmass_xl.journal import Attempt, Pacer, archive, hold_campaign_lock
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
-from pecmass_xl.journal.status import FAILED_STATUSES, INCERTO, EventKind
+from pecmass_xl.journal.status import FAILED_STATUSES, EventKind
 from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
 from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.sending.plan import SendPlan, draft_hash
@@ -68,7 +68,7 @@ class SendOutcome:
 
     @property
     def has_failures(self) -> bool:
-        return bool(self.failed) or self.counts.get(c.ST_INVALID, 0) > 0 or self.counts.get(INCERTO, 0) > 0
+        return bool(self.failed) or self.counts.get(c.ST_INVALID, 0) > 0 or self.counts.get(c.ST_UNCERTAIN, 0) > 0
 
     def as_json(self) -> dict:
         return {"campaign": self.campaign_id, "counts": self.counts, "failed": self.failed}
@@ -280,7 +280,7 @@ class SendRun:
         failed: list[dict] = []
         for row_id, view in views.items():
             counts[view.status.stato] = counts.get(view.status.stato, 0) + 1
-            if view.status.stato in FAILED_STATUSES or view.status.stato == INCERTO:
+            if view.status.stato in FAILED_STATUSES or view.status.stato == c.ST_UNCERTAIN:
                 failed.append({"row": number_of.get(row_id, view.row_number), "id": row_id,
                                "status": view.status.stato, "detail": view.status.dettaglio})
         for row in report.rows:

@@ -12,11 +12,14 @@ from pecmass_xl.campaign.mime import build_message, message_bytes
 from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.results import journal_summary
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.vocabulary import ST_INVALID, ST_REFUSED, ST_TO_SEND, ST_UNCERTAIN
 from pecmass_xl.journal import archive, content_hash, new_campaign_id
 from pecmass_xl.journal.status import EventKind
 from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, REFUSED, SENT
 from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.tracking.in_doubt import resolve_in_doubt
+
+FAILED_TEST_STATES = frozenset({ST_INVALID, ST_REFUSED, ST_TO_SEND, ST_UNCERTAIN})
 
 
 @dataclass
@@ -29,6 +32,11 @@ class TestSendResult:
     eml: Path | None
     problems: list[Problem]
 
+    @property
+    def failed(self) -> bool:
+        """The test PEC did not leave, or may not have: the user has something to fix or check."""
+        return self.status in FAILED_TEST_STATES
+
 
 def send_test(book, row_number: int, password: str, to: str | None = None, in_doubt_wait: float = 60.0) -> TestSendResult:
     report = run_checks(book.read())
@@ -37,7 +45,7 @@ def send_test(book, row_number: int, password: str, to: str | None = None, in_do
         raise CannotRun(f"La riga {row_number} di Destinatari è vuota o non esiste (le righe partono dalla 2).")
     problems = list(report.blocking) + prepared.problems
     if report.blocking or not prepared.ok:
-        return TestSendResult("", "", "Dati non validi", "La riga ha errori: correggeteli prima dell'invio di prova.", "", None, problems)
+        return TestSendResult("", "", ST_INVALID, "La riga ha errori: correggeteli prima dell'invio di prova.", "", None, problems)
     s = report.settings
     recipient = (to or s.test_recipient or s.mailbox).strip()
     campaign = report.sheet.campaign_id or new_campaign_id()

@@ -7,7 +7,8 @@ signature check: an unverified receipt still counts, so it must never pass silen
 
 from __future__ import annotations
 
-from pecmass_xl.journal.status import FIRMA_NON_VERIFICATA, DerivedStatus
+from pecmass_xl.core.vocabulary import FIRMA_NON_VERIFICATA
+from pecmass_xl.journal.status import DerivedStatus
 from pecmass_xl.workbook import contract as c
 
 ANOMALY_STATUSES = frozenset({

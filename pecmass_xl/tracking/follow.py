@@ -17,7 +17,6 @@ from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.signals import STOP_META, WORKER_META
-from pecmass_xl.journal.status import ACCETTATO_NON_PEC
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 from pecmass_xl.workbook import contract as c
@@ -77,7 +76,7 @@ def pending_rows(views, bounce_window: float, now: dt.datetime | None = None,
             continue
         if not status.final and status.handed_over:
             pending += 1
-        elif status.stato == ACCETTATO_NON_PEC and status.accettata_il is not None:
+        elif status.stato == c.ST_ACCEPTED_EXTERNAL and status.accettata_il is not None:
             elapsed = (now - status.accettata_il).total_seconds()
             if elapsed < -CLOCK_SKEW and watched is not None:
                 elapsed = time.monotonic() - watched.setdefault(row_id, time.monotonic())

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.vocabulary import FIRMA_ASSENTE, FIRMA_NON_VERIFICATA
 from pecmass_xl.journal import Journal, archive
-from pecmass_xl.journal.status import FIRMA_ASSENTE, FIRMA_NON_VERIFICATA, EventKind
+from pecmass_xl.journal.status import EventKind
 from pecmass_xl.receipts.outcome import classify
 from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage, parse_message
 from pecmass_xl.receipts.signature import SignatureVerifier

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pecmass_xl.campaign.checks import CheckReport
+from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import Journal
-from pecmass_xl.journal.status import to_italian_time
 from pecmass_xl.tracking.anomalies import anomaly_reason
 from pecmass_xl.workbook import contract as c
 
@@ -67,7 +67,7 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
             result = view.result_columns()
             status = view.status.stato
             for column in c.DATE_RESULT_COLUMNS:
-                result[column] = to_italian_time(result.get(column))
+                result[column] = rome_wall_clock(result.get(column))
         else:
             status = c.ST_TO_SEND if prepared is None or prepared.ok else c.ST_INVALID
             result = {c.COL_ID: sheet_row.id_invio, c.COL_STATUS: status,

@@ -6,6 +6,35 @@ change it only together with `CONTRACT_VERSION`.
 
 from __future__ import annotations
 
+# Result columns (in their order on the right of the list) and row states: the one vocabulary,
+# re-exported so the contract reads whole (DESIGN §3, §4).
+from pecmass_xl.core.vocabulary import (  # noqa: F401 (re-exported)
+    ALL_STATES,
+    COL_ACCEPTED_AT,
+    COL_DELIVERED_AT,
+    COL_DETAIL,
+    COL_ID,
+    COL_OUTCOME,
+    COL_RECEIPTS,
+    COL_SENT_AT,
+    COL_SIGNATURE,
+    COL_STATUS,
+    DATE_RESULT_COLUMNS,
+    RESULT_COLUMNS,
+    ST_ACCEPTED,
+    ST_ACCEPTED_EXTERNAL,
+    ST_DELAYED,
+    ST_DELIVERED,
+    ST_INVALID,
+    ST_NOT_ACCEPTED,
+    ST_NOT_DELIVERED,
+    ST_REFUSED,
+    ST_SENDING,
+    ST_SENT,
+    ST_TO_SEND,
+    ST_UNCERTAIN,
+)
+
 CONTRACT_VERSION = 1
 
 SHEET_LIST = "Destinatari"
@@ -51,37 +80,3 @@ SET_ADDRESS_COLUMN = "Colonna indirizzo"
 SET_SAVE_SENT_COPY = "Salva copia in Inviata"
 
 SECURITY_MODES = ("SSL/TLS", "STARTTLS")
-
-# Result columns, in their order on the right of the list (DESIGN §3). Reserved header texts.
-COL_ID = "ID invio"
-COL_STATUS = "Stato invio"
-COL_SENT_AT = "Inviata il"
-COL_ACCEPTED_AT = "Accettata il"
-COL_DELIVERED_AT = "Consegnata il"
-COL_OUTCOME = "Esito"
-COL_DETAIL = "Dettaglio"
-COL_SIGNATURE = "Firma"
-COL_RECEIPTS = "Ricevute"
-RESULT_COLUMNS = (
-    COL_ID, COL_STATUS, COL_SENT_AT, COL_ACCEPTED_AT, COL_DELIVERED_AT,
-    COL_OUTCOME, COL_DETAIL, COL_SIGNATURE, COL_RECEIPTS,
-)
-DATE_RESULT_COLUMNS = (COL_SENT_AT, COL_ACCEPTED_AT, COL_DELIVERED_AT)
-
-# Row states (DESIGN §4)
-ST_TO_SEND = "Da inviare"
-ST_INVALID = "Dati non validi"
-ST_SENDING = "In invio"
-ST_SENT = "Inviato"
-ST_ACCEPTED = "Accettato"
-ST_DELIVERED = "Consegnato"
-ST_ACCEPTED_EXTERNAL = "Accettato (non PEC)"
-ST_DELAYED = "Ritardo"
-ST_NOT_DELIVERED = "Mancata consegna"
-ST_NOT_ACCEPTED = "Non accettato"
-ST_REFUSED = "Rifiutato"
-ST_UNCERTAIN = "Incerto"
-ALL_STATES = (
-    ST_TO_SEND, ST_INVALID, ST_SENDING, ST_SENT, ST_ACCEPTED, ST_DELIVERED, ST_ACCEPTED_EXTERNAL,
-    ST_DELAYED, ST_NOT_DELIVERED, ST_NOT_ACCEPTED, ST_REFUSED, ST_UNCERTAIN,
-)

@@ -1,34 +1,34 @@
-"""Shared look of the sheets pecmass writes (headers, result columns, label/value sheets)."""
+"""Shared look of the sheets pecmass writes (headers, result columns, label/value sheets).
+
+The colours are named once (RGB hex) for both writers: openpyxl here, xlwings in `excel.live_workbook`
+(through `rgb`). The status colours of `Stato invio` are vocabulary: `core.vocabulary.STATUS_COLOURS`.
+"""
 
 from __future__ import annotations
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 FONT_NAME = "Calibri"  # named, so LibreOffice and Excel for Mac do not fall back to a serif face
-HEADER_FONT = Font(name=FONT_NAME, bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
-RESULT_HEADER_FILL = PatternFill("solid", fgColor="595959")
+TITLE_COLOUR = "1F4E79"          # titles and the fill of the user's headers
+HEADER_TEXT_COLOUR = "FFFFFF"
+RESULT_HEADER_COLOUR = "595959"  # fill of the result columns' headers
+RESULT_TEXT_COLOUR = "404040"
+HELP_TEXT_COLOUR = "595959"
+
+HEADER_FONT = Font(name=FONT_NAME, bold=True, color=HEADER_TEXT_COLOUR)
+HEADER_FILL = PatternFill("solid", fgColor=TITLE_COLOUR)
+RESULT_HEADER_FILL = PatternFill("solid", fgColor=RESULT_HEADER_COLOUR)
 RESULT_CELL_FILL = PatternFill("solid", fgColor="F2F2F2")
-RESULT_FONT = Font(name=FONT_NAME, italic=True, color="404040")
+RESULT_FONT = Font(name=FONT_NAME, italic=True, color=RESULT_TEXT_COLOUR)
 RESULT_BORDER = Border(left=Side(style="thin", color="808080"))
 LABEL_FONT = Font(name=FONT_NAME, bold=True)
-HELP_FONT = Font(name=FONT_NAME, italic=True, color="595959")
-TITLE_FONT = Font(name=FONT_NAME, bold=True, size=14, color="1F4E79")
+HELP_FONT = Font(name=FONT_NAME, italic=True, color=HELP_TEXT_COLOUR)
+TITLE_FONT = Font(name=FONT_NAME, bold=True, size=14, color=TITLE_COLOUR)
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
 DATE_TIME_FORMAT = "dd/mm/yyyy hh:mm:ss"
 
-# Conditional colours for `Stato invio` (also used by the .xlsm template).
-STATUS_COLOURS = {
-    "Consegnato": "C6EFCE",
-    "Accettato (non PEC)": "DDEBF7",
-    "Accettato": "E2EFDA",
-    "Inviato": "FFF2CC",
-    "In invio": "FFF2CC",
-    "Ritardo": "FCE4D6",
-    "Incerto": "F8CBAD",
-    "Mancata consegna": "FFC7CE",
-    "Non accettato": "FFC7CE",
-    "Rifiutato": "FFC7CE",
-    "Dati non validi": "FFC7CE",
-}
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """`"1F4E79"` -> `(0x1F, 0x4E, 0x79)`: the form xlwings takes."""
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)

@@ -10,10 +10,10 @@ from openpyxl.utils import get_column_letter
 
 from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.core.errors import CannotRun
-from pecmass_xl.excel.live_workbook import ExcelWorkbook, call_with_retries, locate_open_book, summary_layout
+from pecmass_xl.excel.live_workbook import ExcelWorkbook, call_with_retries, locate_open_book
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.file_workbook import FileWorkbook
-from pecmass_xl.workbook.riepilogo import Summary
+from pecmass_xl.workbook.riepilogo import Summary, summary_layout
 from pecmass_xl.workbook.write import ResultUpdate
 
 from .fake_xlwings import FakeApp, FakeApps, FakeBook, FakeComError, workbook_from_openpyxl

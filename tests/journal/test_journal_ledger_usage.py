@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pecmass_xl.journal import status as st
+from pecmass_xl.core import vocabulary as v
+from pecmass_xl.core.rome_time import rome_month
 from pecmass_xl.journal.content_hash import content_hash
 from pecmass_xl.journal.ids import new_campaign_id
 from pecmass_xl.journal.ledger import Ledger
 from pecmass_xl.journal.status import EventKind as K
 from pecmass_xl.journal.store import Journal
-from pecmass_xl.journal.usage import UsageCounter, month_of
+from pecmass_xl.journal.usage import UsageCounter
 
 MAILBOX = "Studio.Rossi@PEC.it"
 
@@ -45,7 +46,7 @@ def test_lost_row_id_readopts_the_earlier_attempt(tmp_path):
         entry = ledger.readoption_candidate(MAILBOX.lower(), same_again, campaign, taken_row_ids=set())
         assert entry is not None and entry.row_id == row_id and entry.message_id == attempt.message_id
         # re-adopted: its status comes back and it is not due for sending
-        assert journal.row_view(entry.row_id).status.stato == st.ACCETTATO
+        assert journal.row_view(entry.row_id).status.stato == v.ST_ACCEPTED
         assert journal.rows_to_send([entry.row_id]) == []
         assert journal.rows_to_send([entry.row_id], ["sent"]) == [entry.row_id]  # only a deliberate resend
 
@@ -73,7 +74,7 @@ def test_resent_row_readopts_its_latest_id(tmp_path):
         entries = ledger.find_by_content_hash(MAILBOX, chash, campaign_id=campaign)
         assert [e.message_id for e in entries] == [second.message_id, first.message_id]
         assert ledger.readoption_candidate(MAILBOX, chash, campaign).row_id == row_id
-        assert journal.row_view(row_id).status.stato == st.INVIATO
+        assert journal.row_view(row_id).status.stato == v.ST_SENT
 
 
 def test_crash_between_ledger_and_journal_reads_as_not_sent(tmp_path):
@@ -122,7 +123,7 @@ def test_usage_per_month_and_mailbox(tmp_path):
     jan = datetime(2026, 1, 15, 10, tzinfo=UTC)
     # 23:30 UTC on 31 January is already February in Italy
     feb = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
-    assert month_of(feb) == "2026-02"
+    assert rome_month(feb) == "2026-02"
     with UsageCounter(tmp_path / "ledger.sqlite") as usage:
         usage.record_message(MAILBOX, "CA", when=jan)
         usage.record_message(MAILBOX.lower(), "CA", when=jan, count=4)

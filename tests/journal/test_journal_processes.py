@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl.journal import status as st
+from pecmass_xl.core import vocabulary as v
 from pecmass_xl.journal.ids import new_campaign_id
 from pecmass_xl.journal.ledger import Ledger
 from pecmass_xl.journal.locks import SendInProgress, campaign_lock, hold_campaign_lock, mailbox_lock
@@ -74,9 +74,9 @@ def test_sender_and_receipts_sync_write_the_same_journal_at_once(tmp_path):
     with Journal(path) as journal:
         views = journal.row_views()
         assert len(views) == 2 * count
-        assert all(views[row_id].status.stato == st.CONSEGNATO for row_id, _ in earlier)
-        assert all(views[row_id].status.stato == st.INVIATO for row_id in sent)
-        assert journal.status_counts() == {st.CONSEGNATO: count, st.INVIATO: count}
+        assert all(views[row_id].status.stato == v.ST_DELIVERED for row_id, _ in earlier)
+        assert all(views[row_id].status.stato == v.ST_SENT for row_id in sent)
+        assert journal.status_counts() == {v.ST_DELIVERED: count, v.ST_SENT: count}
         assert journal.sync_state("INBOX").last_uid == count
         assert len(journal.message_ids()) == 2 * count
 
@@ -168,12 +168,12 @@ def test_attempt_committed_before_a_crash_is_found_in_doubt(tmp_path):
     with Journal(path) as journal:
         in_doubt = journal.attempts_in_doubt()
         assert [a.message_id for a in in_doubt] == [message_id]
-        assert journal.row_view(row_id).status.stato == st.IN_INVIO
+        assert journal.row_view(row_id).status.stato == v.ST_SENDING
         assert journal.rows_to_send([row_id], ["failed", "uncertain", "sent"]) == []
         with pytest.raises(AttemptPending):
             journal.begin_attempt(row_id, content_hash="h", recipient="d@pec.it", domain="pec.it")
         # resolution: no receipt within the wait → Incerto; a later receipt upgrades it
         journal.add_event(message_id, K.INCERTO)
-        assert journal.row_view(row_id).status.stato == st.INCERTO
+        assert journal.row_view(row_id).status.stato == v.ST_UNCERTAIN
         journal.add_event(message_id, K.ACCETTAZIONE, receipt_message_id="<late@provider.it>")
-        assert journal.row_view(row_id).status.stato == st.ACCETTATO
+        assert journal.row_view(row_id).status.stato == v.ST_ACCEPTED

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pecmass_xl.core import vocabulary as v
 from pecmass_xl.journal import status as st
 from pecmass_xl.journal.status import Event, derive_status
 from pecmass_xl.journal.status import EventKind as K
@@ -20,24 +21,24 @@ def ev(kind, minutes=0.0, **kw):
 
 # One representative event per status, strongest first (DESIGN §4 and the documented placements).
 PRECEDENCE = [
-    (st.CONSEGNATO, dict(kind=K.AVVENUTA_CONSEGNA, receipt_message_id="<c@p>")),
-    (st.MANCATA_CONSEGNA, dict(kind=K.ERRORE_CONSEGNA, receipt_message_id="<e@p>")),
-    (st.NON_ACCETTATO, dict(kind=K.NON_ACCETTAZIONE, receipt_message_id="<n@p>")),
-    (st.ACCETTATO_NON_PEC, dict(kind=K.ACCETTAZIONE_ESTERNO, receipt_message_id="<x@p>")),
-    (st.RITARDO, dict(kind=K.PREAVVISO, receipt_message_id="<r@p>")),
-    (st.ACCETTATO, dict(kind=K.ACCETTAZIONE, receipt_message_id="<a@p>")),
-    (st.INVIATO, dict(kind=K.SMTP_INVIATO, smtp_code=250)),
-    (st.RIFIUTATO, dict(kind=K.SMTP_RIFIUTATO, smtp_code=550, detail="550 5.7.1 no")),
-    (st.INCERTO, dict(kind=K.INCERTO)),
-    (st.DA_INVIARE, dict(kind=K.SMTP_ESAURITO, retry_count=3, detail="421 busy")),
-    (st.IN_INVIO, dict(kind=K.IN_INVIO)),
+    (v.ST_DELIVERED, dict(kind=K.AVVENUTA_CONSEGNA, receipt_message_id="<c@p>")),
+    (v.ST_NOT_DELIVERED, dict(kind=K.ERRORE_CONSEGNA, receipt_message_id="<e@p>")),
+    (v.ST_NOT_ACCEPTED, dict(kind=K.NON_ACCETTAZIONE, receipt_message_id="<n@p>")),
+    (v.ST_ACCEPTED_EXTERNAL, dict(kind=K.ACCETTAZIONE_ESTERNO, receipt_message_id="<x@p>")),
+    (v.ST_DELAYED, dict(kind=K.PREAVVISO, receipt_message_id="<r@p>")),
+    (v.ST_ACCEPTED, dict(kind=K.ACCETTAZIONE, receipt_message_id="<a@p>")),
+    (v.ST_SENT, dict(kind=K.SMTP_INVIATO, smtp_code=250)),
+    (v.ST_REFUSED, dict(kind=K.SMTP_RIFIUTATO, smtp_code=550, detail="550 5.7.1 no")),
+    (v.ST_UNCERTAIN, dict(kind=K.INCERTO)),
+    (v.ST_TO_SEND, dict(kind=K.SMTP_ESAURITO, retry_count=3, detail="421 busy")),
+    (v.ST_SENDING, dict(kind=K.IN_INVIO)),
 ]
 
 
 def test_precedence_table_covers_the_design_order():
     names = [name for name, _ in PRECEDENCE]
-    design = [st.CONSEGNATO, st.MANCATA_CONSEGNA, st.NON_ACCETTATO, st.ACCETTATO_NON_PEC, st.RITARDO,
-              st.ACCETTATO, st.INVIATO, st.INCERTO, st.IN_INVIO]
+    design = [v.ST_DELIVERED, v.ST_NOT_DELIVERED, v.ST_NOT_ACCEPTED, v.ST_ACCEPTED_EXTERNAL, v.ST_DELAYED,
+              v.ST_ACCEPTED, v.ST_SENT, v.ST_UNCERTAIN, v.ST_SENDING]
     assert [n for n in names if n in design] == design
 
 
@@ -65,19 +66,19 @@ def test_full_story_in_any_arrival_order_with_duplicates():
     story = [
         ev(K.IN_INVIO, 0),
         ev(K.SMTP_INVIATO, 0.1, smtp_code=250),
-        ev(K.ACCETTAZIONE, 0.2, receipt_message_id="<acc@p>", signature=st.FIRMA_VERIFICATA),
-        ev(K.ACCETTAZIONE, 0.2, receipt_message_id="<acc@p>", signature=st.FIRMA_VERIFICATA),
-        ev(K.AVVENUTA_CONSEGNA, 0.5, receipt_message_id="<del@p>", esito=st.ESITO_CONSEGNATA,
-           signature=st.FIRMA_VERIFICATA),
-        ev(K.AVVENUTA_CONSEGNA, 0.5, receipt_message_id="<del@p>", esito=st.ESITO_CONSEGNATA,
-           signature=st.FIRMA_VERIFICATA),
+        ev(K.ACCETTAZIONE, 0.2, receipt_message_id="<acc@p>", signature=v.FIRMA_VERIFICATA),
+        ev(K.ACCETTAZIONE, 0.2, receipt_message_id="<acc@p>", signature=v.FIRMA_VERIFICATA),
+        ev(K.AVVENUTA_CONSEGNA, 0.5, receipt_message_id="<del@p>", esito=v.ESITO_CONSEGNATA,
+           signature=v.FIRMA_VERIFICATA),
+        ev(K.AVVENUTA_CONSEGNA, 0.5, receipt_message_id="<del@p>", esito=v.ESITO_CONSEGNATA,
+           signature=v.FIRMA_VERIFICATA),
     ]
     results = {derive_status(list(p)) for p in itertools.permutations(story)}
     assert len(results) == 1
     result = results.pop()
-    assert result.stato == st.CONSEGNATO
-    assert result.esito == st.ESITO_CONSEGNATA
-    assert result.firma == st.FIRMA_VERIFICATA
+    assert result.stato == v.ST_DELIVERED
+    assert result.esito == v.ESITO_CONSEGNATA
+    assert result.firma == v.FIRMA_VERIFICATA
     assert result.inviata_il == T0 + timedelta(minutes=0.1)
     assert result.accettata_il == T0 + timedelta(minutes=0.2)
     assert result.consegnata_il == T0 + timedelta(minutes=0.5)
@@ -87,7 +88,7 @@ def test_full_story_in_any_arrival_order_with_duplicates():
 def test_duplicate_timeout_notice_is_not_a_second_notice():
     acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>")
     notice = ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>")
-    assert derive_status([acc, notice, notice]).stato == st.RITARDO
+    assert derive_status([acc, notice, notice]).stato == v.ST_DELAYED
 
 
 def test_second_distinct_timeout_notice_is_final():
@@ -96,8 +97,8 @@ def test_second_distinct_timeout_notice_is_final():
     second = ev(K.PREAVVISO, 12 * 60 + 30, receipt_message_id="<w2@p>")
     for events in itertools.permutations([acc, first, second]):
         result = derive_status(list(events))
-        assert result.stato == st.MANCATA_CONSEGNA
-        assert result.esito == st.ESITO_TEMPO_SCADUTO
+        assert result.stato == v.ST_NOT_DELIVERED
+        assert result.esito == v.ESITO_TEMPO_SCADUTO
         assert result.dettaglio == st.MSG_TEMPO_SCADUTO
 
 
@@ -105,74 +106,74 @@ def test_notice_22_hours_after_acceptance_is_final_even_alone():
     acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>")
     late = ev(K.PREAVVISO, 24 * 60, receipt_message_id="<w@p>", detail="tempo massimo superato")
     result = derive_status([late, acc])
-    assert result.stato == st.MANCATA_CONSEGNA
-    assert result.esito == st.ESITO_TEMPO_SCADUTO
+    assert result.stato == v.ST_NOT_DELIVERED
+    assert result.esito == v.ESITO_TEMPO_SCADUTO
     assert result.dettaglio == "tempo massimo superato"
     early = ev(K.PREAVVISO, 21 * 60, receipt_message_id="<w@p>")
-    assert derive_status([early, acc]).stato == st.RITARDO
+    assert derive_status([early, acc]).stato == v.ST_DELAYED
 
 
 def test_without_acceptance_the_hand_over_time_is_the_reference():
     sent = ev(K.SMTP_INVIATO, 0)
-    assert derive_status([sent, ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>")]).stato == st.RITARDO
-    assert derive_status([sent, ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")]).stato == st.MANCATA_CONSEGNA
+    assert derive_status([sent, ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>")]).stato == v.ST_DELAYED
+    assert derive_status([sent, ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")]).stato == v.ST_NOT_DELIVERED
     # nothing but the commit time known
     result = derive_status([ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")], committed_at=T0)
-    assert result.stato == st.MANCATA_CONSEGNA
+    assert result.stato == v.ST_NOT_DELIVERED
 
 
 def test_notice_with_5_4_1_is_final():
     notice = ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>", detail="5.4.1 - Aruba - tempo scaduto")
-    assert derive_status([ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>"), notice]).stato == st.MANCATA_CONSEGNA
+    assert derive_status([ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>"), notice]).stato == v.ST_NOT_DELIVERED
 
 
 def test_explicit_final_notice_and_a_late_arriving_warning():
     acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>")
     warning = ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w1@p>")
-    final = ev(K.PREAVVISO_FINALE, 24 * 60, receipt_message_id="<w2@p>", esito=st.ESITO_TEMPO_SCADUTO)
+    final = ev(K.PREAVVISO_FINALE, 24 * 60, receipt_message_id="<w2@p>", esito=v.ESITO_TEMPO_SCADUTO)
     for events in itertools.permutations([acc, warning, final]):
         result = derive_status(list(events))
-        assert result.stato == st.MANCATA_CONSEGNA
+        assert result.stato == v.ST_NOT_DELIVERED
         assert result.winning_kind == K.PREAVVISO_FINALE
-        assert result.esito == st.ESITO_TEMPO_SCADUTO
+        assert result.esito == v.ESITO_TEMPO_SCADUTO
 
 
 def test_delivery_after_a_warning_is_delivered():
     events = [ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>"),
               ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>"),
               ev(K.AVVENUTA_CONSEGNA, 13 * 60, receipt_message_id="<d@p>")]
-    assert derive_status(events).stato == st.CONSEGNATO
+    assert derive_status(events).stato == v.ST_DELIVERED
 
 
 def test_bounce_after_external_acceptance():
     events = [ev(K.SMTP_INVIATO, 0),
-              ev(K.ACCETTAZIONE_ESTERNO, 0.1, receipt_message_id="<a@p>", esito=st.ESITO_NON_PEC),
-              ev(K.ANOMALIA, 30, receipt_message_id="<b@p>", esito=st.ESITO_INDIRIZZO_INESISTENTE,
-                 detail="550 5.1.1 user unknown", signature=st.FIRMA_ASSENTE)]
+              ev(K.ACCETTAZIONE_ESTERNO, 0.1, receipt_message_id="<a@p>", esito=v.ESITO_NON_PEC),
+              ev(K.ANOMALIA, 30, receipt_message_id="<b@p>", esito=v.ESITO_INDIRIZZO_INESISTENTE,
+                 detail="550 5.1.1 user unknown", signature=v.FIRMA_ASSENTE)]
     result = derive_status(events)
-    assert result.stato == st.MANCATA_CONSEGNA
-    assert result.esito == st.ESITO_INDIRIZZO_INESISTENTE
+    assert result.stato == v.ST_NOT_DELIVERED
+    assert result.esito == v.ESITO_INDIRIZZO_INESISTENTE
     assert result.dettaglio == "550 5.1.1 user unknown"
-    assert result.firma == st.FIRMA_ASSENTE
-    assert derive_status(events[:2]).esito == st.ESITO_NON_PEC
+    assert result.firma == v.FIRMA_ASSENTE
+    assert derive_status(events[:2]).esito == v.ESITO_NON_PEC
 
 
 def test_incerto_is_upgraded_by_a_later_receipt():
     base = [ev(K.IN_INVIO, 0), ev(K.SMTP_IN_DUBBIO, 0.1, detail=None), ev(K.INCERTO, 5)]
     result = derive_status(base)
-    assert result.stato == st.INCERTO
-    assert result.esito == st.ESITO_INCERTO
+    assert result.stato == v.ST_UNCERTAIN
+    assert result.esito == v.ESITO_INCERTO
     assert result.dettaglio == st.MSG_INCERTO
     assert result.inviata_il is None
     upgraded = derive_status(base + [ev(K.ACCETTAZIONE, 60, receipt_message_id="<a@p>")])
-    assert upgraded.stato == st.ACCETTATO
+    assert upgraded.stato == v.ST_ACCEPTED
     assert upgraded.inviata_il == T0 + timedelta(minutes=0.1)  # hand-over time, from the in-doubt event
     assert upgraded.esito == ""
 
 
 def test_in_doubt_without_answer_is_still_in_invio():
     result = derive_status([ev(K.IN_INVIO, 0), ev(K.SMTP_IN_DUBBIO, 0.1)])
-    assert result.stato == st.IN_INVIO
+    assert result.stato == v.ST_SENDING
     assert result.dettaglio == st.MSG_IN_DUBBIO
 
 
@@ -182,57 +183,47 @@ def test_retries_outlasted_go_back_to_da_inviare_with_detail():
               ev(K.SMTP_TEMPORANEO, 2, retry_count=2, detail="451 4.3.0 local error"),
               ev(K.SMTP_ESAURITO, 3, retry_count=3, detail="451 4.3.0 local error")]
     result = derive_status(events)
-    assert result.stato == st.DA_INVIARE
-    assert result.esito == st.ESITO_TEMPORANEO
+    assert result.stato == v.ST_TO_SEND
+    assert result.esito == v.ESITO_TEMPORANEO
     assert "3 tentativi" in result.dettaglio and "451 4.3.0 local error" in result.dettaglio
     assert not result.handed_over
     retrying = derive_status(events[:3])
-    assert retrying.stato == st.IN_INVIO
+    assert retrying.stato == v.ST_SENDING
     assert "tentativo 2" in retrying.dettaglio and "451 4.3.0" in retrying.dettaglio
 
 
 def test_refusal_keeps_server_words_verbatim():
     result = derive_status([ev(K.IN_INVIO), ev(K.SMTP_RIFIUTATO, 1, smtp_code=554, detail="554 5.6.0 =cmd|x")])
-    assert (result.stato, result.esito, result.dettaglio) == (st.RIFIUTATO, st.ESITO_RIFIUTATO, "554 5.6.0 =cmd|x")
+    assert (result.stato, result.esito, result.dettaglio) == (v.ST_REFUSED, v.ESITO_RIFIUTATO, "554 5.6.0 =cmd|x")
     assert result.final and not result.handed_over
 
 
 def test_unknown_esito_becomes_altro_and_failures_default_to_altro():
-    assert derive_status([ev(K.ERRORE_CONSEGNA, receipt_message_id="<e@p>", esito="Boh")]).esito == st.ESITO_ALTRO
-    assert derive_status([ev(K.NON_ACCETTAZIONE, receipt_message_id="<e@p>")]).esito == st.ESITO_ALTRO
+    assert derive_status([ev(K.ERRORE_CONSEGNA, receipt_message_id="<e@p>", esito="Boh")]).esito == v.ESITO_ALTRO
+    assert derive_status([ev(K.NON_ACCETTAZIONE, receipt_message_id="<e@p>")]).esito == v.ESITO_ALTRO
     assert derive_status([ev(K.ERRORE_CONSEGNA, receipt_message_id="<e@p>",
-                             esito=st.ESITO_CASELLA_PIENA)]).esito == st.ESITO_CASELLA_PIENA
+                             esito=v.ESITO_CASELLA_PIENA)]).esito == v.ESITO_CASELLA_PIENA
 
 
 def test_unverified_receipts_are_flagged():
-    events = [ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=st.FIRMA_VERIFICATA),
-              ev(K.AVVENUTA_CONSEGNA, 1, receipt_message_id="<d@p>", signature=st.FIRMA_NON_VERIFICATA)]
+    events = [ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=v.FIRMA_VERIFICATA),
+              ev(K.AVVENUTA_CONSEGNA, 1, receipt_message_id="<d@p>", signature=v.FIRMA_NON_VERIFICATA)]
     result = derive_status(events)
-    assert result.stato == st.CONSEGNATO
-    assert result.firma == st.FIRMA_NON_VERIFICATA
+    assert result.stato == v.ST_DELIVERED
+    assert result.firma == v.FIRMA_NON_VERIFICATA
     assert [e.receipt_message_id for e in result.unverified_receipts] == ["<d@p>"]
 
 
 def test_no_events():
-    assert derive_status([]).stato == st.DA_INVIARE
-    assert derive_status([], committed_at=T0).stato == st.IN_INVIO
-
-
-def test_italian_time_conversion():
-    summer = datetime(2026, 9, 19, 13, 41, 19, tzinfo=UTC)
-    assert st.to_italian_time(summer) == datetime(2026, 9, 19, 15, 41, 19)
-    winter_midnight = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
-    assert st.to_italian_time(winter_midnight) == datetime(2027, 1, 1, 0, 30)
-    assert st.to_italian_time(None) is None
-    with pytest.raises(ValueError):
-        st.to_italian_time(datetime(2026, 1, 1))
+    assert derive_status([]).stato == v.ST_TO_SEND
+    assert derive_status([], committed_at=T0).stato == v.ST_SENDING
 
 
 def test_ended_without_hand_over_for_another_reason_keeps_the_senders_words():
     stopped = "Invio fermato dall'utente prima della consegna al server: la riga sarà inviata al prossimo invio"
     result = derive_status([ev(K.IN_INVIO, 0), ev(K.SMTP_ESAURITO, 1, detail=stopped)])
-    assert (result.stato, result.esito, result.dettaglio) == (st.DA_INVIARE, "", stopped)
+    assert (result.stato, result.esito, result.dettaglio) == (v.ST_TO_SEND, "", stopped)
     bare = derive_status([ev(K.IN_INVIO, 0), ev(K.SMTP_ESAURITO, 1)])
-    assert (bare.stato, bare.dettaglio) == (st.DA_INVIARE, st.MSG_NON_INVIATO)
+    assert (bare.stato, bare.dettaglio) == (v.ST_TO_SEND, st.MSG_NON_INVIATO)
     zero_retries = derive_status([ev(K.SMTP_ESAURITO, 1, retry_count=0, detail="421 busy")])
-    assert zero_retries.esito == st.ESITO_TEMPORANEO and "421 busy" in zero_retries.dettaglio
+    assert zero_retries.esito == v.ESITO_TEMPORANEO and "421 busy" in zero_retries.dettaglio

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pecmass_xl.core import vocabulary as v
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import status as st
 from pecmass_xl.journal.ids import new_campaign_id, parse_message_id
@@ -52,7 +53,7 @@ def test_reopen_keeps_everything_and_checks_the_campaign(tmp_path):
         j.set_campaign_info(mailbox="studio@pec.studio.it", workbook_path="C:/x.xlsm")
     with Journal(tmp_path / f"{campaign}.sqlite") as j:
         assert j.campaign_id == campaign
-        assert j.row_view(row).status.stato == st.INVIATO
+        assert j.row_view(row).status.stato == v.ST_SENT
         info = j.campaign_info()
         assert (info.mailbox, info.workbook_path, info.sender_domain) == ("studio@pec.studio.it", "C:/x.xlsm", None)
     with pytest.raises(CannotRun):
@@ -86,7 +87,7 @@ def test_attempt_commit_message_id_and_in_invio(journal):
     assert journal.attempt_by_message_id(f" {attempt.message_id[1:-1]} ") == attempt
     assert journal.attempt_by_message_id("<other@x.it>") is None
     view = journal.row_view(row)
-    assert view.status.stato == st.IN_INVIO
+    assert view.status.stato == v.ST_SENDING
     assert view.attempt == attempt and view.attempt_count == 1
     assert journal.attempts_in_doubt() == [attempt]
     # the durable commit switched back to NORMAL afterwards
@@ -110,21 +111,21 @@ def test_latest_attempt_wins_and_both_are_kept(journal):
     first = send(journal, row)
     journal.add_event(first, K.SMTP_INVIATO)
     journal.add_event(first, K.ACCETTAZIONE, receipt_message_id="<acc1@p>", event_time=T0)
-    journal.add_event(first, K.ERRORE_CONSEGNA, receipt_message_id="<err1@p>", esito=st.ESITO_CASELLA_PIENA,
+    journal.add_event(first, K.ERRORE_CONSEGNA, receipt_message_id="<err1@p>", esito=v.ESITO_CASELLA_PIENA,
                       detail="5.2.2 casella piena", event_time=T0 + timedelta(minutes=1))
-    assert journal.row_view(row).status.stato == st.MANCATA_CONSEGNA
+    assert journal.row_view(row).status.stato == v.ST_NOT_DELIVERED
     second = send(journal, row)
     assert second.number == 2 and second.message_id.endswith(f".{row}.2@{DOMAIN}>")
     journal.add_event(second, K.SMTP_INVIATO)
     view = journal.row_view(row)
-    assert view.status.stato == st.INVIATO
+    assert view.status.stato == v.ST_SENT
     assert view.status.esito == "" and view.status.accettata_il is None
     assert view.attempt_count == 2
     assert [a.number for a in journal.attempts_for_row(row)] == [1, 2]
     # a late receipt for the old attempt does not change the row
     journal.add_event(first, K.AVVENUTA_CONSEGNA, receipt_message_id="<late@p>")
-    assert journal.row_view(row).status.stato == st.INVIATO
-    assert journal.attempt_status(first.message_id).stato == st.CONSEGNATO
+    assert journal.row_view(row).status.stato == v.ST_SENT
+    assert journal.attempt_status(first.message_id).stato == v.ST_DELIVERED
 
 
 def test_out_of_order_and_duplicated_receipts(journal):
@@ -132,10 +133,10 @@ def test_out_of_order_and_duplicated_receipts(journal):
     attempt = send(journal, row)
     journal.add_event(attempt, K.SMTP_INVIATO, event_time=T0)
     delivered = dict(receipt_message_id="<del@aruba>", event_time=T0 + timedelta(seconds=2),
-                     esito=st.ESITO_CONSEGNATA, signature=st.FIRMA_VERIFICATA, provider_id="opec1.del",
+                     esito=v.ESITO_CONSEGNATA, signature=v.FIRMA_VERIFICATA, provider_id="opec1.del",
                      archive_path="R/consegna.eml")
     accepted = dict(receipt_message_id="<acc@aruba>", event_time=T0 + timedelta(seconds=1),
-                    signature=st.FIRMA_VERIFICATA, provider_id="opec1.acc")
+                    signature=v.FIRMA_VERIFICATA, provider_id="opec1.acc")
     assert journal.add_event(attempt.message_id, K.AVVENUTA_CONSEGNA, **delivered) is True
     assert journal.add_event(attempt.message_id, K.AVVENUTA_CONSEGNA, **delivered) is False
     assert journal.add_event(attempt.message_id, K.ACCETTAZIONE, **accepted) is True
@@ -144,9 +145,9 @@ def test_out_of_order_and_duplicated_receipts(journal):
     assert journal.add_event(attempt.message_id, K.ACCETTAZIONE, receipt_message_id=" acc@aruba ") is False
     assert journal.has_receipt("<acc@aruba>") and not journal.has_receipt("<nope@aruba>")
     columns = journal.row_view(row).result_columns()
-    assert columns["Stato invio"] == st.CONSEGNATO
-    assert columns["Esito"] == st.ESITO_CONSEGNATA
-    assert columns["Firma"] == st.FIRMA_VERIFICATA
+    assert columns["Stato invio"] == v.ST_DELIVERED
+    assert columns["Esito"] == v.ESITO_CONSEGNATA
+    assert columns["Firma"] == v.FIRMA_VERIFICATA
     assert columns["Inviata il"] == T0
     assert columns["Accettata il"] == T0 + timedelta(seconds=1)
     assert columns["Consegnata il"] == T0 + timedelta(seconds=2)
@@ -160,7 +161,7 @@ def test_receipts_without_message_id_are_deduplicated_by_content(journal):
     assert journal.add_event(attempt, K.PREAVVISO, **fields) is True
     assert journal.add_event(attempt, K.PREAVVISO, **fields) is False
     assert journal.add_event(attempt, K.PREAVVISO, **{**fields, "event_time": T0 + timedelta(hours=12)}) is True
-    assert journal.attempt_status(attempt).stato == st.MANCATA_CONSEGNA
+    assert journal.attempt_status(attempt).stato == v.ST_NOT_DELIVERED
 
 
 def test_bad_event_arguments(journal):
@@ -210,11 +211,11 @@ def test_rows_to_send_and_resend_groups(journal):
     assert set(journal.attempts_in_doubt()) == {journal.latest_attempt(pending), journal.latest_attempt(in_doubt)}
 
     counts = journal.status_counts()
-    assert counts == {st.DA_INVIARE: 2, st.IN_INVIO: 2, st.INCERTO: 1, st.RIFIUTATO: 1, st.NON_ACCETTATO: 1,
-                      st.MANCATA_CONSEGNA: 1, st.INVIATO: 1, st.CONSEGNATO: 1}
+    assert counts == {v.ST_TO_SEND: 2, v.ST_SENDING: 2, v.ST_UNCERTAIN: 1, v.ST_REFUSED: 1, v.ST_NOT_ACCEPTED: 1,
+                      v.ST_NOT_DELIVERED: 1, v.ST_SENT: 1, v.ST_DELIVERED: 1}
     views = journal.row_views([never, delivered, unknown])
     assert set(views) == {never, delivered}
-    assert views[never].status.stato == st.DA_INVIARE and views[never].attempt is None
+    assert views[never].status.stato == v.ST_TO_SEND and views[never].attempt is None
     assert views[never].row_number == 9 and views[never].recipient == "x@pec.it"
 
 
@@ -223,7 +224,7 @@ def test_exhausted_row_gets_a_new_attempt_and_message_id(journal):
     first = send(journal, row)
     journal.add_event(first, K.SMTP_ESAURITO, retry_count=5, detail="421 try later")
     view = journal.row_view(row)
-    assert view.status.stato == st.DA_INVIARE and "421 try later" in view.status.dettaglio
+    assert view.status.stato == v.ST_TO_SEND and "421 try later" in view.status.dettaglio
     second = send(journal, row)
     assert second.number == 2 and second.message_id != first.message_id
 
@@ -250,7 +251,7 @@ def test_test_attempts_are_numbered_and_never_touch_rows(journal):
     journal.add_event(first.message_id, K.ACCETTAZIONE, receipt_message_id="<t@p>")
     tests = journal.test_attempts()
     assert [(t.attempt.label, t.status.stato, t.attempt.source_row) for t in tests] == [
-        ("P1", st.ACCETTATO, 4), ("P2", st.IN_INVIO, 4)]
+        ("P1", v.ST_ACCEPTED, 4), ("P2", v.ST_SENDING, 4)]
     assert journal.row_ids() == [] and journal.status_counts() == {}
     assert journal.attempts_in_doubt() == []
     assert journal.attempts_in_doubt(include_tests=True) == [second]
