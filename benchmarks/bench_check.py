@@ -153,12 +153,12 @@ def child_read(path: str) -> dict:
 
 
 def child_check(path: str) -> dict:
-    from pecmass_xl.app import usecases
+    from pecmass_xl.app import check as check_case
     from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     cpu = _usage()[0]
     start = time.perf_counter()
-    report = usecases.check(FileWorkbook(path))
+    report = check_case.check(FileWorkbook(path))
     seconds = time.perf_counter() - start
     cpu = _usage()[0] - cpu
     rendered = sum(1 for r in report.rows if r.draft is not None)

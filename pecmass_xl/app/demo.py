@@ -20,7 +20,7 @@ from pecmass_xl.journal import new_campaign_id
 from pecmass_xl.mailclient.credentials import get_password
 from pecmass_xl.sending.engine import Reporter, SendOptions, SendRun
 from pecmass_xl.sending.plan import plan_send
-from pecmass_xl.sending.trial_send import send_test
+from pecmass_xl.sending.trial_send import send_trial
 from pecmass_xl.tracking.follow import FollowOptions, update_receipts
 from pecmass_xl.tracking.report import build_report, default_report_path
 from pecmass_xl.workbook import contract as c
@@ -132,7 +132,7 @@ def build_demo_workbook(directory: Path) -> Path:
         ws.append([address, name, protocol, 100 + 12.5 * index, dt.datetime(2026, 12, 31), attachment])
         ws.cell(ws.max_row, 4).number_format = "#,##0.00"
         ws.cell(ws.max_row, 5).number_format = "dd/mm/yyyy"
-    from pecmass_xl.campaign.new_workbook import style_result_columns
+    from pecmass_xl.workbook.styles import style_result_columns
     style_result_columns(ws, 7, ws.max_row)
     msg = wb[c.SHEET_MESSAGE]
     for row in msg.iter_rows(min_col=1, max_col=2):
@@ -160,7 +160,7 @@ def run_demo(directory: Path, reporter: Reporter | None = None, say=lambda text:
         book = FileWorkbook(path)
         report = run_checks(book.read())
         password = get_password(report.settings)
-        test = send_test(book, 2, password)
+        test = send_trial(book, 2, password)
         say(f"Invio di prova {test.label} a {test.to}: {test.status}.")
         plan = plan_send(book)
         say(f"Invio di {len(plan.due)} PEC alla sandbox…")

@@ -6,13 +6,10 @@ import datetime as dt
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
-from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from pecmass_xl.campaign.presets import PRESET_NAMES, SANDBOX
-from pecmass_xl.core.vocabulary import STATUS_COLOURS
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook import styles
 
@@ -102,25 +99,6 @@ def _add_list_validation(ws, label: str, choices: tuple[str, ...] | list[str]) -
     validation.add(f"B{_row_of(ws, label)}")
 
 
-def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
-    """Result columns: dark header, grey italic cells, a separating border."""
-    for offset, name in enumerate(c.RESULT_COLUMNS):
-        col = first_result_col + offset
-        header = ws.cell(1, col)
-        header.fill = styles.RESULT_HEADER_FILL
-        header.font = styles.HEADER_FONT
-        if offset == 0:
-            header.border = styles.RESULT_BORDER
-        ws.column_dimensions[get_column_letter(col)].width = 22 if name != c.COL_DETAIL else 40
-    status_col = get_column_letter(first_result_col + c.RESULT_COLUMNS.index(c.COL_STATUS))
-    target = f"{status_col}2:{status_col}{max(last_row, 1000)}"
-    for status, colour in STATUS_COLOURS.items():
-        ws.conditional_formatting.add(
-            target,
-            CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", fgColor=colour)),
-        )
-
-
 def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_ADDRESS_HEADER) -> Workbook:
     """The contract's sheets with one example row; `campaign_id` empty for the .xlsm template."""
     wb = Workbook()
@@ -139,7 +117,7 @@ def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_AD
         ws.column_dimensions[get_column_letter(col)].width = 30 if col == 1 else 16
         if name in HEADER_HELP:
             cell.comment = Comment(HEADER_HELP[name], "pecmass")
-    style_result_columns(ws, len(headers) + 1, 2)
+    styles.style_result_columns(ws, len(headers) + 1, 2)
     ws.freeze_panes = "B2"
 
     msg = wb.create_sheet(c.SHEET_MESSAGE)

@@ -1,10 +1,16 @@
-"""Small helpers shared by the subcommands: confirmations and problem listings."""
+"""Small helpers shared by the subcommands: confirmations, problem listings, the wording of errors."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from pecmass_xl.app.settings import InvalidSettings
 from pecmass_xl.campaign.problems import ERROR, Problem
+from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.journal import campaign_lock
 
 
 def ask_yes_no(question: str) -> bool:
@@ -41,3 +47,21 @@ def print_counts(counts: dict[str, int]) -> None:
     """Rows per `Stato invio`, most frequent first."""
     for status, n in sorted(counts.items(), key=lambda kv: -kv[1]):
         print(f"  {status}: {n}")
+
+
+@contextmanager
+def invalid_settings_as(message: str, list_problems: bool = True) -> Iterator[None]:
+    """The CLI's wording of `app.settings.InvalidSettings`: the errors on stderr, then `message`."""
+    try:
+        yield
+    except InvalidSettings as exc:
+        if list_problems:
+            print_problems(exc.problems, sys.stderr)
+        raise CannotRun(message) from exc
+
+
+def busy_message(campaign: str, path: Path) -> str:
+    owner = campaign_lock(campaign).owner() or {}
+    who = f" (processo {owner['pid']})" if "pid" in owner else ""
+    return (f"Un invio o un aggiornamento delle ricevute di questa cartella di lavoro è già in corso{who} e aggiorna "
+            f"le righe da sé. Per fermarlo: pecmass stop {path}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from pecmass_xl.app.demo import run_demo
 from pecmass_xl.cli.common import print_counts
 from pecmass_xl.cli.main import print_json
+from pecmass_xl.cli.terminal import TerminalReporter
 from pecmass_xl.core.errors import EXIT_OK
 from pecmass_xl.workbook import contract as c
 
@@ -20,8 +21,6 @@ def register(subparsers) -> None:
 
 
 def cmd_demo(args) -> int:
-    from pecmass_xl.cli.send import TerminalReporter
-
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print
     result = run_demo(args.dir, TerminalReporter(quiet=args.json), say)
     if args.json:

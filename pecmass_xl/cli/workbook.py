@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pecmass_xl.app import usecases
+from pecmass_xl.app.check import check
+from pecmass_xl.app.import_list import import_csv_file
+from pecmass_xl.app.new import new_workbook
+from pecmass_xl.app.preview import preview
 from pecmass_xl.cli.common import count_severity, lossy_confirmation, print_problems
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
@@ -39,15 +42,27 @@ def register(subparsers) -> None:
 
 
 def cmd_new(args) -> int:
-    path = usecases.new_workbook(args.path)
+    path = new_workbook(args.path)
     print(f"Creata la cartella di lavoro {path}.")
     print("Compilate Destinatari, Messaggio e Impostazioni, poi: pecmass check " + str(path))
     return EXIT_OK
 
 
 def cmd_import_csv(args) -> int:
-    result = usecases.import_csv(args.csv, args.path, replace=args.replace)
-    for warning in result.warnings:
+    def may_replace(existing: int, _new: int) -> bool:
+        if not args.replace:
+            raise CannotRun(
+                f"Il foglio Destinatari contiene già {existing} righe: usate --replace per sostituirle "
+                "(il registro degli invii già fatti resta: nessuna PEC partirà due volte)."
+            )
+        return True
+
+    result = import_csv_file(args.csv, args.path, may_replace)
+    warnings = list(result.warnings)
+    if result.missing_address_column:
+        warnings.append(f"Il CSV non ha la colonna «{result.missing_address_column}» (Colonna indirizzo): "
+                        "indicate in Impostazioni quale colonna contiene la PEC.")
+    for warning in warnings:
         print(f"Avviso: {warning}", file=sys.stderr)
     separator = {";": "punto e virgola", ",": "virgola", "\t": "tabulazione"}[result.delimiter]
     print(f"Importate {result.rows} righe ({len(result.headers)} colonne, separatore {separator}, codifica {result.encoding}) in {args.path}.")
@@ -56,7 +71,7 @@ def cmd_import_csv(args) -> int:
 
 def cmd_check(args) -> int:
     book = FileWorkbook(args.path)
-    report = usecases.check(book, write=args.write, confirm_lossy=lossy_confirmation(args.yes))
+    report = check(book, write=args.write, confirm_lossy=lossy_confirmation(args.yes))
     problems = report.problems
     errors, warnings = count_severity(problems)
     if args.json:
@@ -72,7 +87,7 @@ def cmd_check(args) -> int:
 
 def cmd_preview(args) -> int:
     book = FileWorkbook(args.path)
-    result, problems = usecases.preview(book, args.row)
+    result, problems = preview(book, args.row)
     if result is None:
         if args.json:
             print_json({"row": args.row, "problems": [p.as_dict() for p in problems]})

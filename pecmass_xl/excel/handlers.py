@@ -2,28 +2,24 @@
 
 The VBA side runs `import pecmass_xl.excel.handlers as h; h.<name>()` with the xlwings add-in; each
 function here is one button. It finds the workbook that called it, runs the matching action of
-`ribbon_actions` and turns every error into an Italian message box (never a traceback).
+`ribbon_actions` and turns every error into an Italian message box (never a traceback). The names
+are a stable entry point: every workbook already made calls them; keep this module a thin forwarder.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from pecmass_xl.core.errors import PecmassError
 from pecmass_xl.core.logging_setup import configure_logging
 from pecmass_xl.core.paths import log_file
-from pecmass_xl.excel import dialogs, ribbon_actions
+from pecmass_xl.excel import ribbon_actions
+from pecmass_xl.excel.excel_ui import TITLE, ExcelUi
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
 
 log = logging.getLogger("pecmass.excel")
-
-TITLE = "PEC Massiva"
 
 
 def _caller() -> Any:
@@ -31,37 +27,6 @@ def _caller() -> Any:
     import xlwings as xw
 
     return xw.Book.caller()
-
-
-class ExcelUi:
-    """Message boxes through Excel (xlwings' `App.alert`), dialogs in Python, Excel's status bar."""
-
-    def __init__(self, book: ExcelWorkbook):
-        self.book = book
-
-    def info(self, text: str) -> None:
-        self.book.app.alert(text, title=TITLE, buttons="ok", mode="info")
-
-    def error(self, text: str) -> None:
-        self.book.app.alert(text, title=TITLE, buttons="ok", mode="critical")
-
-    def confirm(self, text: str) -> bool:
-        return self.book.app.alert(text, title=TITLE, buttons="yes_no") == "yes"
-
-    def choose_csv(self) -> Path | None:
-        return dialogs.choose_csv(self.book.folder)
-
-    def ask_password(self, prompt: str) -> str | None:
-        return dialogs.ask_password(prompt)
-
-    def open_folder(self, folder: Path) -> None:
-        if sys.platform.startswith("win"):
-            os.startfile(folder)  # type: ignore[attr-defined]
-        else:
-            subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", str(folder)])
-
-    def status(self, text: str | None) -> None:
-        self.book.set_status(text)
 
 
 make_ui: Callable[[ExcelWorkbook], Any] = ExcelUi

@@ -4,15 +4,14 @@
     python -m pecmass_xl.excel.worker receipts FULLNAME
 
 It finds the workbook among the running Excel instances (never opening it), sends or reads receipts
-with the same engine as the CLI, writes progress to Excel's status bar and results in bulk. It sends
-only the rows the user confirmed, unchanged: a row edited after the confirmation is left for the next
+with the same use cases as the CLI (`app.send.send_confirmed`, `app.receipts.update`), writes
+progress to Excel's status bar and results in bulk. It sends only the rows the user confirmed, unchanged: a row edited after the confirmation is left for the next
 send. If the workbook is closed meanwhile, the journal keeps every outcome and the next Aggiorna
 ricevute writes them into the sheet.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -21,13 +20,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pecmass_xl.app import receipts
+from pecmass_xl.app.send import send_confirmed
 from pecmass_xl.core.errors import CannotRun, PecmassError
 from pecmass_xl.core.logging_setup import configure_logging
 from pecmass_xl.excel.live_workbook import ExcelWorkbook, is_busy_error, locate_open_book
-from pecmass_xl.mailclient.credentials import get_password
-from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome, SendRun
-from pecmass_xl.sending.plan import draft_hash, plan_send
-from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome, update_receipts
+from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome
+from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome
 
 log = logging.getLogger("pecmass.excel.worker")
 
@@ -108,44 +107,25 @@ def find_book(fullname: str, apps: Any, timeout: float | None = None, sleep=time
 
 def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] = frozenset(),
              options: SendOptions | None = None) -> SendOutcome | None:
-    confirmed_doc = json.loads(Path(confirmation).read_text(encoding="utf-8"))
-    confirmed = {(r["row"], r["hash"]) for r in confirmed_doc["rows"]}
-    plan = plan_send(book, resend=resend)
-    if plan.blocking:
+    sent = send_confirmed(book, confirmation, resend, options, StatusBarReporter(book))
+    outcome = sent.outcome
+    if outcome is None:
         book.set_status("PEC Massiva: invio non avviato, ci sono errori generali (usate Verifica).")
         return None
-    changed = [r.number for r in plan.due if (r.number, draft_hash(r)) not in confirmed]
-    plan.due = [r for r in plan.due if (r.number, draft_hash(r)) in confirmed]
-    if changed:
-        log.info("%d rows changed after the confirmation: left for the next send", len(changed))
-    outcome = SendRun(plan, get_password(plan.settings), options, StatusBarReporter(book)).run()
     done = f"PEC Massiva: invio terminato, {outcome.sent_now} PEC consegnate al gestore"
-    if changed:
-        done += f"; {len(changed)} righe modificate dopo la conferma non inviate"
+    if sent.changed:
+        done += f"; {len(sent.changed)} righe modificate dopo la conferma non inviate"
     if outcome.stopped:
         done = f"PEC Massiva: invio interrotto dopo {outcome.sent_now} PEC"
     if outcome.login_refused:
         done = f"PEC Massiva: accesso rifiutato dal gestore — {outcome.login_refused}"
     book.set_status(done + ".")
-    Path(confirmation).unlink(missing_ok=True)
     return outcome
 
 
 def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -> ReceiptsOutcome:
-    settings_sheet = book.read()
-    from pecmass_xl.campaign.settings import resolve_settings
-
-    settings, _ = resolve_settings(settings_sheet.settings, settings_sheet.message, settings_sheet.folder)
     book.set_status("PEC Massiva: lettura delle ricevute…")
-    from pecmass_xl.journal import hold_campaign_lock
-
-    # One mailbox reader per campaign, as for `pecmass receipts` (SendInProgress → Italian message).
-    lock = hold_campaign_lock(settings_sheet.campaign_id) if settings_sheet.campaign_id else None
-    try:
-        outcome = update_receipts(book, get_password(settings), options or FollowOptions(follow=False))
-    finally:
-        if lock is not None:
-            lock.release()
+    outcome = receipts.update(book, options)  # one mailbox reader per campaign, as for `pecmass receipts`
     book.set_status(f"PEC Massiva: ricevute aggiornate ({outcome.sync.recorded} nuove, "
                     f"{outcome.pending} righe in attesa).")
     return outcome

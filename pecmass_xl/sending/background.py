@@ -1,31 +1,13 @@
-"""Detached workers (`--background`) and their control: status from the journal, stop by a flag."""
+"""Control of the detached workers: running or not (the campaign lock), progress from the journal, stop
+by a flag. They are started by `pecmass_xl.app.background`."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 
-from pecmass_xl.core.paths import data_dir
 from pecmass_xl.journal import Journal, campaign_lock
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
-
-
-def spawn_worker(arguments: list[str], module: str = "pecmass_xl") -> int:
-    """Start `python -m <module> <arguments>` detached from this terminal or Excel; returns its pid."""
-    log_dir = data_dir() / "workers"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{int(time.time())}-{os.getpid()}.log"
-    kwargs: dict = {"stdin": subprocess.DEVNULL, "close_fds": True}
-    if os.name == "nt":
-        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-    else:
-        kwargs["start_new_session"] = True
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", module, *arguments], stdout=log, stderr=log, **kwargs)
-    return process.pid
 
 
 def worker_running(campaign_id: str) -> bool:

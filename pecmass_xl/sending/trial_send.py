@@ -23,7 +23,7 @@ FAILED_TEST_STATES = frozenset({ST_INVALID, ST_REFUSED, ST_TO_SEND, ST_UNCERTAIN
 
 
 @dataclass
-class TestSendResult:
+class TrialSendOutcome:
     label: str  # P1, P2…
     to: str
     status: str
@@ -38,14 +38,14 @@ class TestSendResult:
         return self.status in FAILED_TEST_STATES
 
 
-def send_test(book, row_number: int, password: str, to: str | None = None, in_doubt_wait: float = 60.0) -> TestSendResult:
+def send_trial(book, row_number: int, password: str, to: str | None = None, in_doubt_wait: float = 60.0) -> TrialSendOutcome:
     report = run_checks(book.read())
     prepared = report.row(row_number)
     if prepared is None:
         raise CannotRun(f"La riga {row_number} di Destinatari è vuota o non esiste (le righe partono dalla 2).")
     problems = list(report.blocking) + prepared.problems
     if report.blocking or not prepared.ok:
-        return TestSendResult("", "", ST_INVALID, "La riga ha errori: correggeteli prima dell'invio di prova.", "", None, problems)
+        return TrialSendOutcome("", "", ST_INVALID, "La riga ha errori: correggeteli prima dell'invio di prova.", "", None, problems)
     s = report.settings
     recipient = (to or s.test_recipient or s.mailbox).strip()
     campaign = report.sheet.campaign_id or new_campaign_id()
@@ -83,5 +83,5 @@ def send_test(book, row_number: int, password: str, to: str | None = None, in_do
                    confirm_lossy=lambda _losses: True)
     except CannotRun:
         pass  # the journal has it; the summary is refreshed at the next write
-    return TestSendResult(attempt.label, recipient, status.stato, status.dettaglio or answer.detail,
+    return TrialSendOutcome(attempt.label, recipient, status.stato, status.dettaglio or answer.detail,
                           attempt.message_id, path, problems)

@@ -6,21 +6,35 @@ one atomic save.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import styles
+from pecmass_xl.workbook.gateway import ConfirmLossy
 from pecmass_xl.workbook.read import read_workbook
 from pecmass_xl.workbook.riepilogo import Summary, write_summary
 from pecmass_xl.workbook.sheetdata import SheetData
-from pecmass_xl.workbook.write import ResultUpdate, apply_results, atomic_save, lossy_parts, open_for_write, set_marker
+from pecmass_xl.workbook.styles import style_result_columns
+from pecmass_xl.workbook.write import (
+    ResultUpdate,
+    apply_results,
+    atomic_save,
+    lossy_parts,
+    open_for_write,
+    set_label_value,
+    set_marker,
+    set_text,
+)
 
-ConfirmLossy = Callable[[list[str]], bool]
+__all__ = ["ConfirmLossy", "FileWorkbook"]
 
 
 class FileWorkbook:
-    """A workbook file (.xlsx or .xlsm) read with openpyxl."""
+    """A workbook file (.xlsx or .xlsm) read with openpyxl: a `workbook.gateway.WorkbookGateway`."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path).resolve()
@@ -56,3 +70,32 @@ class FileWorkbook:
         if summary is not None:
             write_summary(wb, summary)
         atomic_save(wb, self.path)
+
+    def replace_list(self, headers: list[str], rows: list[list[str]]) -> None:
+        wb = load_workbook(self.path, keep_vba=self.path.suffix.lower() == ".xlsm")
+        index = wb.sheetnames.index(c.SHEET_LIST)
+        wb.remove(wb[c.SHEET_LIST])
+        ws = wb.create_sheet(c.SHEET_LIST, index)
+        ws.append(headers + list(c.RESULT_COLUMNS))
+        for col in range(1, len(headers) + 1):
+            ws.cell(1, col).font = styles.HEADER_FONT
+            ws.cell(1, col).fill = styles.HEADER_FILL
+            ws.column_dimensions[get_column_letter(col)].width = 18
+        for record in rows:
+            ws.append([None] * len(headers))
+            row = ws.max_row
+            for col, value in enumerate(record, start=1):
+                if value != "":
+                    cell = ws.cell(row, col)
+                    set_text(cell, value)
+                    cell.number_format = "@"
+        style_result_columns(ws, len(headers) + 1, ws.max_row)
+        ws.freeze_panes = "B2"
+        wb.active = index
+        atomic_save(wb, self.path)
+
+    def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
+        wb = open_for_write(self.path)
+        if sheet_name in wb.sheetnames:
+            set_label_value(wb, sheet_name, label, value)
+            atomic_save(wb, self.path)

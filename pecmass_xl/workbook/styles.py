@@ -6,7 +6,12 @@ The colours are named once (RGB hex) for both writers: openpyxl here, xlwings in
 
 from __future__ import annotations
 
+from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from pecmass_xl.core.vocabulary import STATUS_COLOURS
+from pecmass_xl.workbook import contract as c
 
 FONT_NAME = "Calibri"  # named, so LibreOffice and Excel for Mac do not fall back to a serif face
 TITLE_COLOUR = "1F4E79"          # titles and the fill of the user's headers
@@ -32,3 +37,22 @@ DATE_TIME_FORMAT = "dd/mm/yyyy hh:mm:ss"
 def rgb(colour: str) -> tuple[int, int, int]:
     """`"1F4E79"` -> `(0x1F, 0x4E, 0x79)`: the form xlwings takes."""
     return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
+
+
+def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
+    """Result columns: dark header, grey italic cells, a separating border."""
+    for offset, name in enumerate(c.RESULT_COLUMNS):
+        col = first_result_col + offset
+        header = ws.cell(1, col)
+        header.fill = RESULT_HEADER_FILL
+        header.font = HEADER_FONT
+        if offset == 0:
+            header.border = RESULT_BORDER
+        ws.column_dimensions[get_column_letter(col)].width = 22 if name != c.COL_DETAIL else 40
+    status_col = get_column_letter(first_result_col + c.RESULT_COLUMNS.index(c.COL_STATUS))
+    target = f"{status_col}2:{status_col}{max(last_row, 1000)}"
+    for status, colour in STATUS_COLOURS.items():
+        ws.conditional_formatting.add(
+            target,
+            CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", fgColor=colour)),
+        )

@@ -59,8 +59,8 @@ def test_new_bad_paths(name, words, tmp_path, cli):
 
 
 def test_new_xlsm_without_the_template_is_an_italian_error(tmp_path, cli, monkeypatch):
-    from pecmass_xl.app import usecases
-    monkeypatch.setattr(usecases, "TEMPLATE_XLSM", tmp_path / "non-esiste.xlsm")
+    from pecmass_xl.app import new as new_case
+    monkeypatch.setattr(new_case, "TEMPLATE_XLSM", tmp_path / "non-esiste.xlsm")
     result = cli("new", tmp_path / "campagna.xlsm")
     assert result.rc == 2
     assert "Il modello .xlsm" in result.err

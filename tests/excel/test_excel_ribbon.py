@@ -16,6 +16,7 @@ from pecmass_xl.campaign.files import open_journal
 from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.excel import handlers, ribbon_actions, worker
+from pecmass_xl.excel.excel_ui import ExcelDialogue
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
 from pecmass_xl.sandbox import Sandbox
 from pecmass_xl.workbook import contract as c
@@ -38,8 +39,8 @@ def sb(sandbox, monkeypatch):
     yield sandbox
 
 
-class RecordingUi:
-    """A scripted user: answers confirmations in order, records what Excel would show."""
+class RecordingUi(ExcelDialogue):
+    """A scripted user: answers confirmations in order, records what Excel would show (worded as Excel does)."""
 
     def __init__(self, answers=(), csv_path=None, secret=None):
         self.answers = list(answers)

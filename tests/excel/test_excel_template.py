@@ -392,11 +392,11 @@ def test_preserve_macro_parts_repairs_a_save_that_lost_them(template_path, tmp_p
 
 
 def test_new_xlsm_from_the_template_keeps_macros_and_gets_a_campaign_id(tmp_path, template_bytes):
-    from pecmass_xl.app import usecases
+    from pecmass_xl.app import new as new_case
 
     if build.PACKAGE_TEMPLATE.read_bytes() != template_bytes:
         pytest.fail("the packaged template is stale: run `python -m pecmass_xl.excel.build`")
-    path = usecases.new_workbook(tmp_path / "campagna.xlsm")
+    path = new_case.new_workbook(tmp_path / "campagna.xlsm")
     parts = members(path.read_bytes())
     assert parts["xl/vbaProject.bin"] == vba_bin(template_bytes)
     assert parts["customUI/customUI.xml"] == build.RIBBON_FILE.read_bytes()
@@ -437,11 +437,11 @@ def test_code_name_is_added_to_a_sheet_without_sheet_properties():
 
 
 def test_writing_results_and_summary_keeps_every_sheet_bound_to_its_module(tmp_path):
-    from pecmass_xl.app import usecases
+    from pecmass_xl.app import new as new_case
     from pecmass_xl.workbook.file_workbook import FileWorkbook
     from pecmass_xl.workbook.riepilogo import Summary
 
-    path = usecases.new_workbook(tmp_path / "campagna.xlsm")
+    path = new_case.new_workbook(tmp_path / "campagna.xlsm")
     FileWorkbook(path).write(summary=Summary(counts={c.ST_TO_SEND: 1}))
     wb = load_workbook(path, keep_vba=True)
     assert {ws.title: ws.sheet_properties.codeName for ws in wb.worksheets} == build.SHEET_CODE_NAMES

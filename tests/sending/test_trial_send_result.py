@@ -9,7 +9,7 @@ from pecmass_xl.sending import trial_send
 
 
 def _result(status: str):
-    return trial_send.TestSendResult("P1", "prova@pec.it", status, "", "<id@x>", None, [])
+    return trial_send.TrialSendOutcome("P1", "prova@pec.it", status, "", "<id@x>", None, [])
 
 
 @pytest.mark.parametrize("status", [v.ST_INVALID, v.ST_REFUSED, v.ST_TO_SEND, v.ST_UNCERTAIN])
