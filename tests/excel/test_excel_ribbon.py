@@ -302,3 +302,34 @@ def test_a_workbook_without_a_local_copy_gets_a_message_not_a_traceback(monkeypa
     monkeypatch.setattr(handlers, "_caller", lambda: fake)
     handlers.verifica()
     assert "OneDrive" in fake.app.alerts[-1]["prompt"] and fake.app.alerts[-1]["mode"] == "critical"
+
+
+def test_the_receipts_worker_reads_the_mailbox_only_with_the_campaign_lock_like_the_cli(sb, tmp_path):
+    from pecmass_xl.journal import campaign_lock, new_campaign_id
+
+    book, fake, apps = open_campaign(tmp_path, addresses(1))
+    assert worker.main(["receipts", book.fullname], apps=apps) == 2  # nothing sent yet: nothing to read
+    assert "nessuna ricevuta da cercare" in fake.app._state["status_bar"]
+    campaign = new_campaign_id()
+    book.write(campaign_id=campaign)
+    other_reader = campaign_lock(campaign)  # e.g. `pecmass receipts --background` on the same file
+    assert other_reader.try_acquire()
+    try:
+        assert worker.main(["receipts", book.fullname], apps=apps) == 2
+        assert "già in corso" in fake.app._state["status_bar"]
+    finally:
+        other_reader.release()
+    assert worker.main(["receipts", book.fullname], apps=apps) == 0
+    assert "ricevute aggiornate" in fake.app._state["status_bar"]
+
+
+def test_an_acknowledgement_given_in_excel_holds_for_the_terminal_too(tmp_path):
+    from pecmass_xl.app.send import send_facts
+    from pecmass_xl.sending.plan import plan_send
+
+    book, fake, _apps = open_campaign(tmp_path, ["ufficio@pec.studiorossi.it"], provider="Legalmail")
+    assert send_facts(plan_send(book)).notice  # not acknowledged yet
+    ui = RecordingUi(answers=[True, False])  # reads and accepts the notice, then does not send
+    assert ribbon_actions.invia(book, ui, spawn=lambda a: 0) is None
+    assert "Legalmail" in ui.questions[0] and "Inviare 1 PEC" in ui.questions[1]
+    assert send_facts(plan_send(book)).notice is None  # the CLI's `pecmass send` will not ask again
