@@ -7,8 +7,7 @@ from collections import Counter
 from pecmass_xl.campaign.checks import CheckReport, run_checks
 from pecmass_xl.journal.ids import new_campaign_id
 from pecmass_xl.workbook import contract as c
-from pecmass_xl.workbook.file_workbook import ConfirmLossy
-from pecmass_xl.workbook.gateway import WorkbookGateway
+from pecmass_xl.workbook.gateway import ConfirmLossy, WorkbookGateway
 from pecmass_xl.workbook.riepilogo import Summary
 from pecmass_xl.workbook.write import ResultUpdate
 

@@ -132,7 +132,7 @@ def locate_open_book(fullname: str, apps: Any) -> Any | None:
 
 
 class ExcelWorkbook:
-    """A workbook open in Excel; `read()` and `write()` as in `FileWorkbook`."""
+    """A workbook open in Excel: a `workbook.gateway.WorkbookGateway`, plus selection, status bar and save."""
 
     def __init__(self, book: Any, retry_attempts: int = 40, retry_delay: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep):

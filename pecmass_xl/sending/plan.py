@@ -14,14 +14,14 @@ from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
 from pecmass_xl.journal.store import RESEND_CHOICES
-from pecmass_xl.workbook.file_workbook import FileWorkbook
+from pecmass_xl.workbook.gateway import WorkbookGateway
 
 LEGALMAIL_MAX_PACE = 6
 
 
 @dataclass
 class SendPlan:
-    book: object  # FileWorkbook or the Excel adapter: read() / write()
+    book: WorkbookGateway
     report: CheckReport
     settings: Settings
     campaign_id: str
@@ -48,7 +48,7 @@ def draft_hash(row: PreparedRow) -> str:
     return content_hash(d.to, d.subject, d.text, [(a.name, a.path) for a in d.attachments])
 
 
-def plan_send(book: FileWorkbook, resend: frozenset[str] = frozenset(), limit: int | None = None) -> SendPlan:
+def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit: int | None = None) -> SendPlan:
     unknown = set(resend) - set(RESEND_CHOICES)
     if unknown:
         raise ValueError(f"unknown resend group(s): {sorted(unknown)}")

@@ -18,6 +18,7 @@ from pecmass_xl.journal.status import EventKind
 from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, REFUSED, SENT
 from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.tracking.in_doubt import resolve_in_doubt
+from pecmass_xl.workbook.gateway import WorkbookGateway
 
 FAILED_TEST_STATES = frozenset({ST_INVALID, ST_REFUSED, ST_TO_SEND, ST_UNCERTAIN})
 
@@ -38,7 +39,7 @@ class TrialSendOutcome:
         return self.status in FAILED_TEST_STATES
 
 
-def send_trial(book, row_number: int, password: str, to: str | None = None, in_doubt_wait: float = 60.0) -> TrialSendOutcome:
+def send_trial(book: WorkbookGateway, row_number: int, password: str, to: str | None = None, in_doubt_wait: float = 60.0) -> TrialSendOutcome:
     report = run_checks(book.read())
     prepared = report.row(row_number)
     if prepared is None:

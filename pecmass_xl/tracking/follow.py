@@ -20,6 +20,7 @@ from pecmass_xl.journal.signals import STOP_META, WORKER_META
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.gateway import WorkbookGateway
 from pecmass_xl.workbook.write import clean_text
 
 
@@ -85,7 +86,7 @@ def pending_rows(views, bounce_window: float, now: dt.datetime | None = None,
     return pending
 
 
-def update_receipts(book, password: str, options: FollowOptions | None = None,
+def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions | None = None,
                     should_stop: Callable[[], bool] | None = None,
                     on_round: Callable[[ReceiptsOutcome], None] | None = None,
                     sheet=None) -> ReceiptsOutcome:
@@ -150,7 +151,7 @@ def update_receipts(book, password: str, options: FollowOptions | None = None,
                 journal.set_meta(WORKER_META, None)
 
 
-def _write_sheet(book, journal: Journal, usage, settings, report, archive_root: Path) -> str | None:
+def _write_sheet(book: WorkbookGateway, journal: Journal, usage, settings, report, archive_root: Path) -> str | None:
     """Result columns and Riepilogo from the journal in one write, unless the sheet already shows
     exactly that (a run with nothing new then costs no workbook write); the reason when it failed."""
     try:
