@@ -22,7 +22,7 @@ COMMAND_MODULES = [
     "pecmass_xl.cli.receipts",
     "pecmass_xl.cli.demo",
     "pecmass_xl.cli.sandbox",
-    "pecmass_xl.cli.excel",
+    "pecmass_xl.cli.template",
 ]
 
 log = logging.getLogger("pecmass.cli")

@@ -8,7 +8,7 @@ import struct
 import olefile
 import pytest
 
-from pecmass_xl.excel.cfb import CfbError, sort_key, write_compound_file
+from pecmass_xl.workbook.cfb import CfbError, sort_key, write_compound_file
 
 NOSTREAM = 0xFFFFFFFF
 

@@ -12,7 +12,7 @@ import pytest
 import xlwings
 from oletools.olevba import decompress_stream
 
-from pecmass_xl.excel import ovba
+from pecmass_xl.workbook import ovba
 
 XLWINGS_DIR = Path(xlwings.__file__).parent
 

@@ -16,8 +16,9 @@ from lxml import etree
 from oletools.olevba import VBA_Parser, VBA_Project, decompress_stream
 from openpyxl import load_workbook
 
-from pecmass_xl.excel import build, ovba
+from pecmass_xl.excel import build
 from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import ovba
 from pecmass_xl.workbook.macro_parts import preserve_macro_parts
 
 from .conftest import REPO

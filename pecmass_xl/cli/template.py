@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pecmass_xl.core.errors import EXIT_OK, CannotRun
+from pecmass_xl.app.template import build_template_files
+from pecmass_xl.core.errors import EXIT_OK
 
 
 def register(subparsers) -> None:
@@ -20,19 +21,6 @@ def register(subparsers) -> None:
 
 
 def cmd_build_template(args) -> int:
-    from pecmass_xl.excel import build
-
-    if args.out is not None:
-        outputs = [args.out]
-    elif build.repo_root() is not None:
-        outputs = build.default_outputs()
-    else:  # an installed package: do not write into site-packages
-        outputs = [Path.cwd() / build.TEMPLATE_NAME]
-    for out in outputs:
-        if out.suffix.lower() != ".xlsm":
-            raise CannotRun(f"«{out.name}»: il modello deve avere estensione .xlsm.")
-        if not out.parent.is_dir():
-            raise CannotRun(f"La cartella «{out.parent}» non esiste.")
-    for path in build.write_template(outputs):
+    for path in build_template_files(args.out):
         print(f"Creato il modello {path}.")
     return EXIT_OK

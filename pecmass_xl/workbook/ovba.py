@@ -16,7 +16,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from pecmass_xl.excel.cfb import write_compound_file
+from pecmass_xl.workbook.cfb import write_compound_file
 
 CODE_PAGE = 1252
 ENCODING = "cp1252"
