@@ -17,6 +17,7 @@ from pecmass_xl.app import preview as preview_case
 from pecmass_xl.app import receipts as receipts_case
 from pecmass_xl.app import report as report_case
 from pecmass_xl.app import send as send_case
+from pecmass_xl.app.archive import archive_folder
 from pecmass_xl.app.background import SendJob, Spawn
 from pecmass_xl.app.background import spawn_worker as spawn_detached
 from pecmass_xl.app.import_list import import_csv
@@ -198,7 +199,7 @@ def esporta_report(book: ExcelWorkbook, ui: Ui) -> Path:
 
 
 def apri_archivio(book: ExcelWorkbook, ui: Ui) -> Path | None:
-    folder, exists = report_case.archive_folder(book, list_row(book, required=False))
+    folder, exists = archive_folder(book, list_row(book, required=False))
     if not exists:
         ui.info(f"L'archivio non esiste ancora: si crea al primo invio, in\n{folder}")
         return None

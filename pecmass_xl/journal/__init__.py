@@ -20,12 +20,20 @@ from pecmass_xl.journal.ids import (
 from pecmass_xl.journal.ledger import Ledger, LedgerEntry
 from pecmass_xl.journal.locks import FileLock, Pacer, SendInProgress, campaign_lock, hold_campaign_lock, mailbox_lock
 from pecmass_xl.journal.status import DerivedStatus, Event, EventKind, derive_status
-from pecmass_xl.journal.store import Attempt, AttemptPending, Journal, RowView, SyncState, TestAttemptView, journal_path
+from pecmass_xl.journal.store import (
+    Attempt,
+    AttemptPending,
+    Journal,
+    RowView,
+    SyncState,
+    TrialAttemptView,
+    journal_path,
+)
 from pecmass_xl.journal.usage import MonthlyUsage, UsageCounter
 
 __all__ = [
     "Attempt", "AttemptPending", "DerivedStatus", "Event", "EventKind", "FileLock", "Journal", "Ledger",
     "LedgerEntry", "MonthlyUsage", "Pacer", "ParsedMessageId", "RowView", "SendInProgress", "SyncState",
-    "TestAttemptView", "UsageCounter", "campaign_lock", "hold_campaign_lock", "mailbox_lock", "build_message_id", "build_test_message_id", "content_hash",
+    "TrialAttemptView", "UsageCounter", "campaign_lock", "hold_campaign_lock", "mailbox_lock", "build_message_id", "build_test_message_id", "content_hash",
     "derive_status", "journal_path", "new_campaign_id", "new_row_id", "parse_message_id",
 ]

@@ -193,7 +193,7 @@ class RowView:
 
 
 @dataclass(frozen=True, slots=True)
-class TestAttemptView:
+class TrialAttemptView:
     attempt: Attempt
     status: DerivedStatus
 
@@ -720,10 +720,10 @@ class Journal:
             pending += [t.attempt for t in self.test_attempts() if t.status.stato == ST_SENDING]
         return sorted(pending, key=lambda a: (a.committed_at, a.pk))
 
-    def test_attempts(self) -> list[TestAttemptView]:
+    def test_attempts(self) -> list[TrialAttemptView]:
         rows = self._db.read(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a WHERE a.kind = 'test' ORDER BY a.number")
         return [
-            TestAttemptView(attempt=a, status=self.attempt_status(a)) for a in map(_attempt_from_row, rows)
+            TrialAttemptView(attempt=a, status=self.attempt_status(a)) for a in map(_attempt_from_row, rows)
         ]
 
     # --- receipts sync state --------------------------------------------------------------------
