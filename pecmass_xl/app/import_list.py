@@ -40,7 +40,6 @@ def _import(book: WorkbookGateway, listing: CsvList, may_replace: MayReplace) ->
     if sheet.rows and not may_replace(len(sheet.rows), len(listing.rows)):
         return None
     book.replace_list(listing.headers, listing.rows)
-    book.set_label_value(c.SHEET_MESSAGE, c.MSG_FIELDS, ", ".join(listing.headers))
     address_column = str(sheet.settings.get(c.SET_ADDRESS_COLUMN) or c.DEFAULT_ADDRESS_HEADER).strip()
     return ImportResult(len(listing.rows), listing.headers, listing.encoding, listing.delimiter, list(listing.warnings),
                         None if address_column in listing.headers else address_column)

@@ -364,7 +364,8 @@ class ExcelWorkbook:
 
     # ------------------------------------------------------------------------------------ other sheets
     def replace_list(self, headers: list[str], rows: list[list[str]]) -> None:
-        """`Destinatari` becomes `headers` + the result columns and `rows`, all as text, in one write."""
+        """`Destinatari` becomes `headers` + the result columns and `rows`, all as text, in one write;
+        `Campi disponibili` lists the headers."""
 
         def work() -> None:
             with self._bulk():
@@ -386,6 +387,7 @@ class ExcelWorkbook:
                 results.font.color = HEADER_FONT_COLOUR
 
         call_with_retries(work, **self._retry)
+        self.set_label_value(c.SHEET_MESSAGE, c.MSG_FIELDS, ", ".join(headers))
 
     def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
         """Column B next to `label` in a label/value sheet (two calls: read column A, write B)."""

@@ -92,10 +92,5 @@ class FileWorkbook:
         style_result_columns(ws, len(headers) + 1, ws.max_row)
         ws.freeze_panes = "B2"
         wb.active = index
+        set_label_value(wb, c.SHEET_MESSAGE, c.MSG_FIELDS, ", ".join(headers))
         atomic_save(wb, self.path)
-
-    def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
-        wb = open_for_write(self.path)
-        if sheet_name in wb.sheetnames:
-            set_label_value(wb, sheet_name, label, value)
-            atomic_save(wb, self.path)

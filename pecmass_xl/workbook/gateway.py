@@ -44,9 +44,6 @@ class WorkbookGateway(Protocol):
         ...
 
     def replace_list(self, headers: list[str], rows: list[list[str]]) -> None:
-        """`Destinatari` becomes these headers (plus the result columns) and rows, every value text."""
-        ...
-
-    def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
-        """The value next to `label` in a label/value sheet (Messaggio, Impostazioni)."""
+        """`Destinatari` becomes these headers (plus the result columns) and rows, every value text;
+        `Campi disponibili` in Messaggio lists the new headers."""
         ...

@@ -115,10 +115,9 @@ def test_riepilogo_shows_the_counts_and_the_campaign(gateway):
     assert by_label[c.ST_DELIVERED] == 2 and by_label[c.ST_INVALID] == 1
 
 
-def test_replace_list_and_label_values(gateway):
+def test_replace_list_gives_new_headers_text_values_and_the_fields_label(gateway):
     book = gateway.book
     book.replace_list(["PEC", "Cognome", "CAP"], [["carla@studio.pec.test", "Verdi", "00184"]])
-    book.set_label_value(c.SHEET_MESSAGE, c.MSG_FIELDS, "PEC, Cognome, CAP")
     sheet = book.read()
     assert [h.name for h in sheet.headers] == ["PEC", "Cognome", "CAP", *c.RESULT_COLUMNS]
     assert [r.values for r in sheet.rows] == [{"PEC": "carla@studio.pec.test", "Cognome": "Verdi", "CAP": "00184"}]
