@@ -4,6 +4,7 @@ rows, here or in a background worker; and the worker's half, which sends only wh
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,8 +69,8 @@ def send_facts(plan: SendPlan, resend: bool = False) -> SendFacts:
 
 
 def send(book: WorkbookGateway, ui: Ui, resend: frozenset[str] = frozenset(), limit: int | None = None, *,
-         start_worker: StartSend | None = None, save=None, options: SendOptions | None = None,
-         reporter: Reporter | None = None) -> SendStart:
+         start_worker: StartSend | None = None, save: Callable[[], None] | None = None,
+         options: SendOptions | None = None, reporter: Reporter | None = None) -> SendStart:
     """Plan, confirm, then send here, or, with `start_worker`, hand the confirmed rows to a worker.
 
     `save` (the open workbook's) runs before the worker starts, so the worker reads what was confirmed.
