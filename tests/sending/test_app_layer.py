@@ -64,3 +64,21 @@ def test_terminal_and_excel_implement_every_method_of_the_one_ui_protocol():
             method = getattr(front, name, None)
             assert callable(method), f"{front.__name__}.{name}"
             assert list(inspect.signature(method).parameters) == list(inspect.signature(getattr(Ui, name)).parameters)
+
+
+def test_a_background_send_is_refused_while_the_workbook_is_being_worked_on(sb, tmp_path, capsys):
+    from pecmass_xl.journal import campaign_lock, new_campaign_id
+
+    recipients = [f"{unique_local('occupato')}@studio.pec.test"]
+    path = make_campaign(tmp_path, recipients)
+    campaign = new_campaign_id()
+    FileWorkbook(path).write(campaign_id=campaign)
+    other = campaign_lock(campaign)  # a receipts update of the same workbook, say
+    assert other.try_acquire()
+    try:
+        assert run("send", path, "--yes", "--background") == 2
+    finally:
+        other.release()
+    assert "già in corso" in capsys.readouterr().err
+    sb.wait_idle(5)
+    assert envelopes_for(sb, recipients[0]) == 0
