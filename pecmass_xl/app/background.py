@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.core.paths import data_dir
 from pecmass_xl.sending.plan import SendPlan, draft_hash
 
@@ -65,6 +66,10 @@ def write_confirmation(plan: SendPlan) -> Path:
 
 
 def read_confirmation(path: Path) -> set[tuple[int, str]]:
-    """(row number, content hash) of every confirmed row."""
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {(r["row"], r["hash"]) for r in document["rows"]}
+    """(row number, content hash) of every confirmed row; an unreadable file sends nothing."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {(int(r["row"]), str(r["hash"])) for r in document["rows"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CannotRun(f"La conferma dell'invio «{Path(path).name}» non è leggibile ({type(exc).__name__}): "
+                        "nessuna PEC inviata. Ripetete l'invio.") from exc

@@ -82,3 +82,15 @@ def test_a_background_send_is_refused_while_the_workbook_is_being_worked_on(sb, 
     assert "già in corso" in capsys.readouterr().err
     sb.wait_idle(5)
     assert envelopes_for(sb, recipients[0]) == 0
+
+
+def test_an_unreadable_confirmation_sends_nothing_and_says_so(sb, tmp_path, capsys):
+    recipients = [f"{unique_local('rotta')}@studio.pec.test"]
+    path = make_campaign(tmp_path, recipients)
+    broken = tmp_path / "conferma.json"
+    broken.write_text('{"rows": [{"row": 2}]', encoding="utf-8")
+    for confirmation in (broken, tmp_path / "manca.json"):
+        assert run("send", path, "--confirmed", confirmation) == 2
+        assert "non è leggibile" in capsys.readouterr().err
+    sb.wait_idle(5)
+    assert envelopes_for(sb, recipients[0]) == 0
