@@ -55,11 +55,7 @@ UDFS_LAYER = LAYERS["app"]  # worksheet functions: a front that uses app and low
 
 # Edges known to break the rule on `main`, each being removed by an open issue. An entry that no
 # longer occurs fails the test: delete it then. (importer module, imported module) -> reason.
-ALLOWED = {
-    # issue 9 part 5 (branch app-layer): `pecmass build-template` reaches into the Excel front;
-    # the template builder moves below both fronts (or behind an app use case).
-    ("pecmass_xl.cli.excel", "pecmass_xl.excel.build"): "issue 9 part 5: cli must not import the excel front",
-}
+ALLOWED: dict[tuple[str, str], str] = {}  # (importer, imported) -> the issue that will remove the edge
 
 VOCABULARY_MODULE = "pecmass_xl.core.vocabulary"
 ROME_TIME_MODULE = "pecmass_xl.core.rome_time"
