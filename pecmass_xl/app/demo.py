@@ -1,4 +1,5 @@
-"""`pecmass demo`: the whole flow against the embedded sandbox, in under a minute, asking nothing.
+"""`pecmass demo`: the whole flow against the embedded sandbox, in under a minute, asking nothing:
+the same use cases as the fronts (test, send, receipts, report), with a Ui that never asks.
 
 A workbook of 20 recipients that exercises every outcome the sandbox can produce, one test send,
 the send, receipts followed until every row is final, the result columns, the report and the
@@ -13,16 +14,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pecmass_xl.app import receipts
+from pecmass_xl.app.report import export_report
+from pecmass_xl.app.send import send
+from pecmass_xl.app.trial import trial_send
+from pecmass_xl.app.ui import SendFacts
 from pecmass_xl.campaign.checks import run_checks
 from pecmass_xl.campaign.files import campaign_archive, open_journal
 from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.journal import new_campaign_id
-from pecmass_xl.mailclient.credentials import get_password
-from pecmass_xl.sending.engine import Reporter, SendOptions, SendRun
-from pecmass_xl.sending.plan import plan_send
-from pecmass_xl.sending.trial_send import send_trial
-from pecmass_xl.tracking.follow import FollowOptions, update_receipts
-from pecmass_xl.tracking.report import build_report, default_report_path
+from pecmass_xl.sending.engine import Reporter, SendOptions
+from pecmass_xl.tracking.follow import FollowOptions
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.file_workbook import FileWorkbook
 from pecmass_xl.workbook.write import atomic_save
@@ -148,6 +150,41 @@ def build_demo_workbook(directory: Path) -> Path:
     return path
 
 
+class DemoUi:
+    """The demo's `Ui`: it asks nothing (the Sandbox is local) and narrates through `say`."""
+
+    def __init__(self, say):
+        self.say = say
+
+    def info(self, text: str) -> None:
+        self.say(text)
+
+    def error(self, text: str) -> None:
+        self.say(text)
+
+    def confirm(self, text: str) -> bool:
+        return True
+
+    def choose_csv(self) -> Path | None:
+        return None
+
+    def ask_password(self, prompt: str) -> str | None:
+        return None
+
+    def open_folder(self, folder: Path) -> None:
+        self.say(str(folder))
+
+    def status(self, text: str | None) -> None:
+        """Nothing: the send's reporter shows the progress."""
+
+    def confirm_send(self, facts: SendFacts) -> bool:
+        self.say(f"Invio di {facts.rows} PEC alla sandbox…")
+        return True
+
+    def confirm_test(self, row: int, to: str) -> bool:
+        return True
+
+
 def run_demo(directory: Path, reporter: Reporter | None = None, say=lambda text: None) -> DemoResult:
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -158,20 +195,17 @@ def run_demo(directory: Path, reporter: Reporter | None = None, say=lambda text:
         path = build_demo_workbook(directory)
         say(f"Cartella di lavoro di prova: {path}")
         book = FileWorkbook(path)
-        report = run_checks(book.read())
-        password = get_password(report.settings)
-        test = send_trial(book, 2, password)
+        ui = DemoUi(say)
+        test = trial_send(book, ui, 2)
         say(f"Invio di prova {test.label} a {test.to}: {test.status}.")
-        plan = plan_send(book)
-        say(f"Invio di {len(plan.due)} PEC alla sandbox…")
-        SendRun(plan, password, SendOptions(in_doubt_wait=5, backoff_base=0.1), reporter).run()
+        send(book, ui, options=SendOptions(in_doubt_wait=5, backoff_base=0.1), reporter=reporter)
         say("Attendo le ricevute (tempo simulato: 2 ore al secondo)…")
         follow = FollowOptions(follow=True, poll_seconds=0.5, max_seconds=120, now=sandbox.now)
-        outcome = update_receipts(book, password, follow)
+        outcome = receipts.update(book, follow)
+        csv_path = export_report(book).path
         report = run_checks(book.read())
         archive = campaign_archive(path, report.settings)
         with open_journal(report.sheet.campaign_id) as journal:
-            csv_path = build_report(report, journal, archive, default_report_path(path)).path
             views = journal.row_views()
         rows = []
         for sheet_row in report.sheet.rows:
