@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from pecmass_xl.app import send as send_case
 from pecmass_xl.app.background import read_confirmation, write_confirmation
+from pecmass_xl.app.demo import DemoUi
 from pecmass_xl.app.ui import Ui
 from pecmass_xl.cli.terminal import TerminalUi
 from pecmass_xl.excel.excel_ui import ExcelUi
@@ -59,7 +60,7 @@ def test_an_unknown_resend_group_is_an_italian_error(tmp_path):
 def test_terminal_and_excel_implement_every_method_of_the_one_ui_protocol():
     wanted = {name for name, _ in inspect.getmembers(Ui, inspect.isfunction) if not name.startswith("_")}
     assert {"info", "error", "confirm", "status", "confirm_send", "confirm_test"} <= wanted
-    for front in (TerminalUi, ExcelUi):
+    for front in (TerminalUi, ExcelUi, DemoUi):
         for name in wanted:
             method = getattr(front, name, None)
             assert callable(method), f"{front.__name__}.{name}"
