@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pecmass_xl.app.settings import valid_settings
+from pecmass_xl.app.preconditions import valid_settings
 from pecmass_xl.campaign.files import campaign_archive
 from pecmass_xl.workbook.gateway import WorkbookGateway
 

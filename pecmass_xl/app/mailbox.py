@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pecmass_xl.app.settings import valid_settings
+from pecmass_xl.app.preconditions import valid_settings
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.mailclient.credentials import get_password, store_password

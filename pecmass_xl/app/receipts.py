@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pecmass_xl.app.settings import valid_settings
+from pecmass_xl.app.preconditions import valid_settings
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import hold_campaign_lock
 from pecmass_xl.mailclient.credentials import get_password

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pecmass_xl.app.settings import valid_settings
+from pecmass_xl.app.preconditions import valid_settings
 from pecmass_xl.app.ui import Ui
 from pecmass_xl.mailclient.credentials import get_password
 from pecmass_xl.sending.trial_send import TrialSendOutcome, send_trial

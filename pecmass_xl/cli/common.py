@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pecmass_xl.app.settings import InvalidSettings
+from pecmass_xl.app.preconditions import InvalidSettings
 from pecmass_xl.campaign.problems import ERROR, Problem
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import campaign_lock
@@ -51,7 +51,7 @@ def print_counts(counts: dict[str, int]) -> None:
 
 @contextmanager
 def invalid_settings_as(message: str, list_problems: bool = True) -> Iterator[None]:
-    """The CLI's wording of `app.settings.InvalidSettings`: the errors on stderr, then `message`."""
+    """The CLI's wording of `app.preconditions.InvalidSettings`: the errors on stderr, then `message`."""
     try:
         yield
     except InvalidSettings as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 from pecmass_xl.app import control, mailbox
 from pecmass_xl.app import send as send_case
 from pecmass_xl.app.background import SendJob, spawn_worker
-from pecmass_xl.app.settings import campaign_of
+from pecmass_xl.app.preconditions import campaign_of
 from pecmass_xl.app.trial import trial_send
 from pecmass_xl.cli.common import busy_message, invalid_settings_as, print_counts, print_problems
 from pecmass_xl.cli.main import print_json

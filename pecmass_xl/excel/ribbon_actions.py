@@ -21,7 +21,7 @@ from pecmass_xl.app.archive import archive_folder
 from pecmass_xl.app.background import SendJob, Spawn
 from pecmass_xl.app.background import spawn_worker as spawn_detached
 from pecmass_xl.app.import_list import import_csv
-from pecmass_xl.app.settings import listing, valid_settings
+from pecmass_xl.app.preconditions import listing, valid_settings
 from pecmass_xl.app.trial import trial_send
 from pecmass_xl.app.ui import Ui
 from pecmass_xl.campaign.checks import CheckReport

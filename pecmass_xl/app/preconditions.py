@@ -1,4 +1,4 @@
-"""The settings a use case needs, checked once for every front: errors stop the action."""
+"""What an action needs before it runs, checked once for every front: valid settings, a campaign."""
 
 from __future__ import annotations
 
