@@ -18,8 +18,7 @@ from pecmass_xl.app import receipts as receipts_case
 from pecmass_xl.app import report as report_case
 from pecmass_xl.app import send as send_case
 from pecmass_xl.app.archive import archive_folder
-from pecmass_xl.app.background import SendJob, Spawn
-from pecmass_xl.app.background import spawn_worker as spawn_detached
+from pecmass_xl.app.background import SendJob, Spawn, spawn_worker
 from pecmass_xl.app.import_list import import_csv
 from pecmass_xl.app.preconditions import listing, valid_settings
 from pecmass_xl.app.trial import trial_send
@@ -146,7 +145,7 @@ def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,
     """Confirm, save, and hand the confirmed rows to a background worker; returns at once."""
 
     def start_worker(job: SendJob) -> int:
-        return (spawn or spawn_worker)(["send", book.fullname, str(job.confirmation), *job.resend_arguments()])
+        return (spawn or spawn_excel_worker)(["send", book.fullname, str(job.confirmation), *job.resend_arguments()])
 
     start = send_case.send(book, ui, resend, start_worker=start_worker, save=book.save)
     plan = start.plan
@@ -181,7 +180,7 @@ def interrompi(book: ExcelWorkbook, ui: Ui) -> bool:
 
 def aggiorna_ricevute(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None) -> bool:
     """Read the receipts in a background worker; the result columns update when it is done."""
-    start = receipts_case.start_in_background(book, lambda: (spawn or spawn_worker)(["receipts", book.fullname]))
+    start = receipts_case.start_in_background(book, lambda: (spawn or spawn_excel_worker)(["receipts", book.fullname]))
     if start.stage == receipts_case.NO_CAMPAIGN:
         ui.info(receipts_case.NO_CAMPAIGN_TEXT)
         return False
@@ -221,6 +220,6 @@ def password(book: ExcelWorkbook, ui: Ui) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- worker
-def spawn_worker(arguments: list[str]) -> int:
+def spawn_excel_worker(arguments: list[str]) -> int:
     """Start `python -m pecmass_xl.excel.worker <arguments>` detached from Excel; returns its pid."""
-    return spawn_detached(arguments, module=WORKER_MODULE)
+    return spawn_worker(arguments, module=WORKER_MODULE)
