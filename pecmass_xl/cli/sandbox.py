@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--rate-limit", type=int, metavar="N", help="messaggi al minuto oltre i quali rispondere come Legalmail")
     p.add_argument("--max-size", type=float, metavar="MB", help="dimensione massima × destinatari (predefinita 100 MB)")
+    p.add_argument("--no-pipelining", action="store_true",
+                   help="non annuncia PIPELINING (RFC 2920): il client aspetta la risposta a ogni comando")
     p.add_argument("--fault", choices=KINDS, metavar="TIPO", help="guasto simulato: " + ", ".join(KINDS))
     p.add_argument(
         "--signing-processes",
@@ -81,6 +83,7 @@ def cmd_sandbox(args) -> int:
                 starttls_port=args.starttls_port,
                 imap_port=args.imap_port,
                 signing_processes=default_signing_processes() if args.signing_processes is None else args.signing_processes,
+                pipelining=not args.no_pipelining,
             )
         except OSError as exc:
             raise CannotRun(f"Impossibile avviare la sandbox: {exc.strerror or exc}.") from None
@@ -114,6 +117,8 @@ def _print_details(sandbox: Sandbox, args) -> None:
     ]
     if args.rate_limit:
         lines.append(f"  Limite:          {args.rate_limit} messaggi al minuto")
+    if args.no_pipelining:
+        lines.append("  PIPELINING:      non annunciato")
     if args.fault:
         lines.append(f"  Guasto simulato: {args.fault}")
     lines.append(f"Dati salvati in {Path(c['dir']) / CONNECTION_FILE}. Premete Ctrl-C per fermare.")

@@ -2,6 +2,11 @@
 
 The DATA phase is driven by hand so we know whether the connection died before or after the
 final dot: only the latter leaves a message in doubt.
+
+When the server advertises PIPELINING (RFC 2920), `MAIL FROM`, `RCPT TO` and `DATA` go out in one
+write and their three answers are read together: two round trips per message instead of four. Every
+answer is still read, and the first that fails decides (a rate-limit `550` to `MAIL FROM` followed
+by `503`s stays a rate limit); no body ever follows a refused command.
 """
 
 from __future__ import annotations
@@ -112,17 +117,9 @@ class SmtpSession:
         conn = self.conn
         after_data = False
         try:
-            code, text = conn.mail(sender)
-            if code != 250:
-                return self._answer(code, text)
-            code, text = conn.rcpt(recipient)
-            if code not in (250, 251):
-                conn.rset()
-                return self._answer(code, text)
-            code, text = conn.docmd("DATA")
-            if code != 354:
-                conn.rset()
-                return self._answer(code, text)
+            refused = self._envelope_pipelined(sender, recipient) if self.pipelining else self._envelope_stepwise(sender, recipient)
+            if refused is not None:
+                return refused
             payload = _LEADING_DOT.sub(b"..", data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
@@ -145,6 +142,56 @@ class SmtpSession:
         except NETWORK_ERRORS as exc:
             self._drop()
             return classify(None, f"errore di rete: {type(exc).__name__}", after_data=after_data, network_error=True)
+
+    @property
+    def pipelining(self) -> bool:
+        """True when the server advertised PIPELINING in its EHLO answer (after STARTTLS, if any)."""
+        return self.conn is not None and self.conn.has_extn("pipelining")
+
+    def _envelope_stepwise(self, sender: str, recipient: str) -> SmtpAnswer | None:
+        """MAIL, RCPT, DATA one round trip each; None once the server waits for the body (354)."""
+        conn = self.conn
+        code, text = conn.mail(sender)
+        if code != 250:
+            return self._answer(code, text)
+        code, text = conn.rcpt(recipient)
+        if code not in (250, 251):
+            conn.rset()
+            return self._answer(code, text)
+        code, text = conn.docmd("DATA")
+        if code != 354:
+            conn.rset()
+            return self._answer(code, text)
+        return None
+
+    def _envelope_pipelined(self, sender: str, recipient: str) -> SmtpAnswer | None:
+        """MAIL, RCPT, DATA in one write (RFC 2920 §3.1: DATA last in the group); all three answers read.
+
+        The first failing answer decides. If DATA was accepted although MAIL or RCPT failed (a server
+        RFC 2920 §3.1 allows for), a lone dot ends the empty transaction: no body is ever sent.
+        """
+        conn = self.conn
+        conn.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
+        failed = None
+        for expected in ((250,), (250, 251), (354,)):
+            code, text = conn.getreply()
+            if code == -1:
+                raise smtplib.SMTPServerDisconnected("risposta non comprensibile del server")
+            if code == 421:  # the server closes the session: nothing more to read
+                self._drop()
+                return self._answer(*(failed or (code, text)))
+            if code not in expected and failed is None:
+                failed = code, text
+        if failed is None:
+            return None
+        try:
+            if code == 354:
+                conn.send(".\r\n")
+                conn.getreply()
+            conn.rset()
+        except NETWORK_ERRORS:
+            self._drop()  # the answer that failed is known already; the next message reconnects
+        return self._answer(*failed)
 
     def _answer(self, code: int, text) -> SmtpAnswer:
         answer = classify(code, _decode(text), rate_limit_patterns=self.patterns)

@@ -54,7 +54,9 @@ class Sandbox:
         starttls_port: int = 0,
         imap_port: int = 0,
         signing_processes: int = 0,
+        pipelining: bool = True,
     ) -> None:
+        self.pipelining = pipelining
         self.signing_processes = signing_processes
         self.directory = Path(directory).resolve()
         self.time_scale = time_scale
@@ -73,6 +75,7 @@ class Sandbox:
         self._builders: Builders | None = None
         self._password = ""
         self._provider: Provider | None = None
+        self._handler: SubmissionHandler | None = None
         self._stopped = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -90,11 +93,13 @@ class Sandbox:
         starttls_port: int = 0,
         imap_port: int = 0,
         signing_processes: int = 0,
+        pipelining: bool = True,
     ) -> Sandbox:
         """Start a sandbox on loopback (free ports by default) and return once it accepts connections.
 
         `signing_processes` > 0 builds envelopes and later receipts in that many worker processes
         (the standalone server uses it for throughput; in-process sandboxes need none).
+        `pipelining=False` stops advertising PIPELINING (RFC 2920) in the SMTP EHLO answer.
         """
         if directory is None:
             from pecmass_xl.core.paths import default_sandbox_dir
@@ -110,6 +115,7 @@ class Sandbox:
             starttls_port=starttls_port,
             imap_port=imap_port,
             signing_processes=signing_processes,
+            pipelining=pipelining,
         )
         sandbox._start()
         return sandbox
@@ -163,7 +169,9 @@ class Sandbox:
             provider = self._provider = Provider(store, self.clock, self._builders, max_size)
             if provider.load_pending():
                 log.info("sandbox resumes receipts left pending by the previous run")
-            handler = SubmissionHandler(provider.submit, self.faults, RateLimiter(self.rate_limit), lambda: password)
+            handler = self._handler = SubmissionHandler(
+                provider.submit, self.faults, RateLimiter(self.rate_limit), lambda: password, self.pipelining
+            )
             ssl_context = pki.server_ssl_context()
             smtp = SmtpListeners(handler, self.faults, ssl_context, max_size * SMTP_HARD_LIMIT_FACTOR)
             smtp_port, starttls_port = await smtp.start(HOST, self._ports[0], self._ports[1])
@@ -236,6 +244,12 @@ class Sandbox:
     def set_fault(self, kind: str | None, count: int | None = None, *, slow_delay: float | None = None) -> None:
         """Inject a fault (see `faults.KINDS`) for `count` occurrences (None: until cleared); None clears."""
         self.faults.set(kind, count, slow_delay)
+
+    def set_pipelining(self, enabled: bool) -> None:
+        """Advertise PIPELINING (RFC 2920) in the EHLO answers of new SMTP sessions, or stop advertising it."""
+        self.pipelining = enabled
+        if self._handler is not None:
+            self._handler.pipelining = enabled
 
     def mailbox_messages(self, address: str) -> list[bytes]:
         """Raw messages in the INBOX of `address` (a PEC mailbox, or an ordinary address's copy), UID order."""

@@ -7,6 +7,10 @@ STARTTLS check (the known library issue), which is safe because the whole socket
 
 Everything PEC-specific happens in `Provider.submit`; this module only speaks SMTP, checks the
 envelope sender against the login, applies the rate limit and plays the injected faults.
+
+aiosmtpd reads commands line by line and answers each in order, so it already serves pipelined
+commands correctly, but it does not say so: the EHLO answer gains `PIPELINING` (RFC 2920), as
+Postfix-based providers advertise it, unless the switch is off (`pipelining=False`).
 """
 
 from __future__ import annotations
@@ -64,11 +68,20 @@ class SubmissionHandler:
         faults: Faults,
         rate_limiter: RateLimiter,
         password: Callable[[], str],
+        pipelining: bool = True,
     ) -> None:
         self._submit = submit
         self._faults = faults
         self._rate = rate_limiter
         self._password = password
+        self.pipelining = pipelining  # read at every EHLO: switching it affects new sessions
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO answer, plus `PIPELINING` before the last line when the switch is on."""
+        session.host_name = hostname  # the 5-argument hook must set it itself
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):

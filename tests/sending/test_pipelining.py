@@ -1,0 +1,211 @@
+"""The SMTP session pipelines MAIL, RCPT and DATA when the server advertises PIPELINING (RFC 2920), and
+still reads and classifies every answer; without the keyword it waits for each one. Both modes meet
+every fault the sandbox injects. What the client writes is read from smtplib's own wire trace."""
+
+from __future__ import annotations
+
+import ast
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.errors import LoginRefused
+from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, TEMPORARY
+from pecmass_xl.mailclient.smtp_session import SmtpSession
+from pecmass_xl.sandbox import Sandbox
+from pecmass_xl.workbook import contract as c
+
+from .conftest import envelopes_for, make_campaign, run, sheet_rows, unique_local
+
+MODES = pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "stepwise"])
+
+
+def settings_for(sb: Sandbox, security: str = "SSL/TLS") -> Settings:
+    port = sb.connection["smtp_port"] if security == "SSL/TLS" else sb.connection["smtp_starttls_port"]
+    return Settings(mailbox=sb.sender, smtp_host=sb.connection["smtp_host"], smtp_port=port, smtp_security=security,
+                    ca_file=Path(sb.connection["ca_file"]))
+
+
+def recipient() -> str:
+    return f"{unique_local('pl')}@studio.pec.test"
+
+
+def message(sb: Sandbox, to: str) -> tuple[bytes, str]:
+    """A small message and a marker that appears only in its body."""
+    marker = f"CORPO-{uuid.uuid4().hex}"
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sb.sender, to, "Prova pipelining"
+    msg["Message-ID"] = f"<pecmass.test.{uuid.uuid4().hex[:12]}@pec.sandbox.test>"
+    msg.set_content(f"Testo {marker}\n.riga che inizia con un punto\n")
+    return msg.as_bytes().replace(b"\n", b"\r\n"), marker
+
+
+def open_session(sb: Sandbox, security: str = "SSL/TLS") -> SmtpSession:
+    session = SmtpSession(settings_for(sb, security), sb.password, timeout=10)
+    session.connect()
+    session.conn.set_debuglevel(1)  # smtplib prints every write as `send: <repr>` on stderr
+    return session
+
+
+def writes(capsys) -> list[bytes]:
+    """Every chunk the client wrote since the last call, from smtplib's trace."""
+    chunks = []
+    for line in capsys.readouterr().err.splitlines():
+        if line.startswith("send: "):
+            value = ast.literal_eval(line[len("send: "):])
+            chunks.append(value.encode("ascii") if isinstance(value, str) else value)
+    return chunks
+
+
+@pytest.fixture
+def mode(sb, request):
+    """Sets the sandbox's PIPELINING switch from the test's `pipelining` parameter; restores it after."""
+    sb.set_pipelining(request.param)
+    yield request.param
+    sb.set_pipelining(True)
+
+
+def parametrize_mode(test):
+    return pytest.mark.parametrize("mode", [True, False], ids=["pipelining", "stepwise"], indirect=True)(test)
+
+
+@parametrize_mode
+@pytest.mark.parametrize("security", ["SSL/TLS", "STARTTLS"])
+def test_a_message_takes_two_writes_when_pipelining_and_four_without(sb, mode, security, capsys):
+    address = recipient()
+    data, marker = message(sb, address)
+    with open_session(sb, security) as session:
+        assert session.pipelining is mode
+        writes(capsys)
+        answer = session.send(sb.sender, address, data)
+        sent = writes(capsys)
+    assert answer.kind == SENT and answer.code == 250
+    if mode:
+        assert sent[0] == f"MAIL FROM:<{sb.sender}>\r\nRCPT TO:<{address}>\r\nDATA\r\n".encode()
+        assert len(sent) == 2
+    else:
+        assert [chunk.split(b":")[0].split(b"\r")[0].upper() for chunk in sent[:3]] == [b"MAIL FROM", b"RCPT TO", b"DATA"]
+        assert len(sent) == 4
+    assert marker.encode() in sent[-1] and sent[-1].endswith(b"\r\n.\r\n")
+    assert b"\r\n..riga che inizia con un punto" in sent[-1]  # dot-stuffed
+    sb.wait_idle(10)
+    assert envelopes_for(sb, address) == 1
+
+
+@parametrize_mode
+def test_many_messages_on_one_connection_stay_in_step(sb, mode, capsys):
+    addresses = [recipient() for _ in range(5)]
+    with open_session(sb) as session:
+        conn = session.conn
+        answers = [session.send(sb.sender, a, message(sb, a)[0]) for a in addresses]
+        assert session.conn is conn  # never reconnected
+    assert [a.kind for a in answers] == [SENT] * 5
+    sb.wait_idle(10)
+    assert [envelopes_for(sb, a) for a in addresses] == [1] * 5
+
+
+@parametrize_mode
+def test_a_refused_recipient_is_never_followed_by_a_body(sb, mode, capsys):
+    bad = "nessuno@localhost"  # the sandbox refuses it at RCPT (501)
+    data, marker = message(sb, bad)
+    with open_session(sb) as session:
+        writes(capsys)
+        answer = session.send(sb.sender, bad, data)
+        sent = writes(capsys)
+        assert answer.kind == REFUSED and answer.code == 501  # the RCPT answer decides, not DATA's 503
+        assert not any(marker.encode() in chunk for chunk in sent)
+        assert sent[-1].upper().startswith(b"RSET")
+        good = recipient()
+        assert session.send(sb.sender, good, message(sb, good)[0]).kind == SENT  # still in step
+    sb.wait_idle(10)
+    assert envelopes_for(sb, good) == 1
+
+
+@parametrize_mode
+def test_a_refused_sender_decides_over_the_503s_that_follow(sb, mode, capsys):
+    address = recipient()
+    data, marker = message(sb, address)
+    with open_session(sb) as session:
+        writes(capsys)
+        answer = session.send("altro@pec.sandbox.test", address, data)
+        assert not any(marker.encode() in chunk for chunk in writes(capsys))
+    assert answer.kind == REFUSED and answer.code == 553
+    assert envelopes_for(sb, address) == 0
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "stepwise"])
+def test_a_rate_limit_550_to_mail_from_stays_a_rate_limit(tmp_path, pipelining, capsys):
+    with Sandbox.start(tmp_path / "limited", time_scale=3600, rate_limit=1, pipelining=pipelining) as sb:
+        first, second = recipient(), recipient()
+        with open_session(sb) as session:
+            assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
+            writes(capsys)
+            data, marker = message(sb, second)
+            answers = [session.send(sb.sender, second, data) for _ in range(2)]  # and again, on the same connection
+            sent = writes(capsys)
+        assert [(a.kind, a.code) for a in answers] == [(RATE_LIMITED, 550)] * 2
+        assert "Too much traffic" in answers[0].text
+        assert not any(marker.encode() in chunk for chunk in sent)
+        assert envelopes_for(sb, second) == 0
+
+
+# --- every fault the sandbox injects, in both modes --------------------------------------------
+
+FAULT_OUTCOMES = {
+    # fault: (answer kind, code, connection kept, envelopes delivered)
+    "drop-after-data-accepted": (IN_DOUBT, None, False, 1),
+    "drop-after-data": (IN_DOUBT, None, False, 0),
+    "temp-421": (TEMPORARY, 421, False, 0),
+    "temp-451": (TEMPORARY, 451, True, 0),
+    "slow": (SENT, 250, True, 1),
+}
+
+
+@parametrize_mode
+@pytest.mark.parametrize("fault", sorted(FAULT_OUTCOMES))
+def test_every_data_fault_is_classified_the_same_in_both_modes(sb, mode, fault, capsys):
+    kind, code, kept, delivered = FAULT_OUTCOMES[fault]
+    address, after = recipient(), recipient()
+    with open_session(sb) as session:
+        assert session.pipelining is mode
+        sb.set_fault(fault, count=1, slow_delay=0.2)
+        answer = session.send(sb.sender, address, message(sb, address)[0])
+        assert (answer.kind, answer.code) == (kind, code)
+        assert (session.conn is not None) is kept
+        assert session.send(sb.sender, after, message(sb, after)[0]).kind == SENT  # reconnects when needed
+    sb.wait_idle(10)
+    assert envelopes_for(sb, address) == delivered
+    assert envelopes_for(sb, after) == 1
+
+
+@parametrize_mode
+def test_a_refused_login_is_raised_and_nothing_is_sent(sb, mode):
+    address = recipient()
+    sb.set_fault("login-refused")
+    session = SmtpSession(settings_for(sb), sb.password, timeout=10)
+    with pytest.raises(LoginRefused):
+        session.send(sb.sender, address, message(sb, address)[0])
+    assert session.conn is None
+    assert envelopes_for(sb, address) == 0
+
+
+# --- the whole command, rate limit in both modes -----------------------------------------------
+
+
+@MODES
+def test_send_pauses_on_the_rate_limit_and_leaves_the_row_to_send(tmp_path, monkeypatch, pipelining, capsys):
+    with Sandbox.start(tmp_path / "limited", time_scale=3600, rate_limit=2, pipelining=pipelining) as sb:
+        monkeypatch.setenv("PECMASS_SANDBOX_DIR", str(sb.connection["dir"]))
+        recipients = [recipient() for _ in range(3)]
+        path = make_campaign(tmp_path, recipients)
+        code = run("send", path, "--yes", "--rate-limit-pause", "0.05", "--backoff", "0.05")
+        assert "rallentare" in capsys.readouterr().err  # paused, as for a rate limit
+        assert code == 0
+        rows = sheet_rows(path)
+        assert rows[2][c.COL_STATUS] == "Da inviare"  # not refused: it is sent next time
+        assert "Too much traffic" in rows[2][c.COL_DETAIL]
+        sb.wait_idle(10)
+        assert [envelopes_for(sb, a) for a in recipients] == [1, 1, 0]
