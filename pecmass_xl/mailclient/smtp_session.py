@@ -7,6 +7,13 @@ When the server advertises PIPELINING (RFC 2920), `MAIL FROM`, `RCPT TO` and `DA
 write and their three answers are read together: two round trips per message instead of four. Every
 answer is still read, and the first that fails decides (a rate-limit `550` to `MAIL FROM` followed
 by `503`s stays a rate limit); no body ever follows a refused command.
+
+The caller may also announce the next message's envelope (`announce_next`): its group then follows
+the final dot of this message at once (RFC 2920 §3.1 allows it), and its answers are read when that
+message is sent: one round trip per message. An envelope hands nothing over; only a body's final dot
+does, and the next body is written only when the caller sends it, after its own durable records.
+A transaction left open for an envelope that is not sent next is aborted by closing the connection,
+never by a lone dot (which would deliver an empty message).
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ class SmtpSession:
         self.timeout = timeout
         self.patterns = rate_limit_patterns
         self.conn: smtplib.SMTP | None = None
+        self._next: tuple[str, str] | None = None  # the envelope announced for the next message
+        self._pending: tuple[str, str] | None = None  # an envelope group written, its answers unread
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> None:
@@ -87,10 +96,16 @@ class SmtpSession:
         except NETWORK_ERRORS as exc:
             _quiet_close(conn)
             raise ConnectionError(str(exc)) from exc
+        try:  # a pipelined group written right after a body must not wait for the body's ACK (Nagle)
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.conn = conn
-        log.info("smtp connected security=%s", s.smtp_security)
+        log.info("smtp connected security=%s pipelining=%s", s.smtp_security, self.pipelining)
 
     def close(self) -> None:
+        if self._pending is not None:
+            self._drop()  # a QUIT now would be read as message data: closing aborts the open transaction
         if self.conn is not None:
             try:
                 self.conn.quit()
@@ -105,8 +120,24 @@ class SmtpSession:
         self.close()
 
     # -- sending ----------------------------------------------------------------------------
+    def announce_next(self, sender: str, recipient: str) -> None:
+        """The envelope of the message the next `send` will be followed by (a hint; used when pipelining).
+
+        An envelope that cannot be written as is (not ASCII) is not announced: it will fail on its own
+        `send`, never inside the previous message's.
+        """
+        try:
+            _envelope_group(sender, recipient)
+        except UnicodeError:
+            self._next = None
+            return
+        self._next = (sender, recipient)
+
     def send(self, sender: str, recipient: str, data: bytes) -> SmtpAnswer:
         """Hand one message over; never raises for a per-message outcome (LoginRefused aside)."""
+        if self._pending is not None and self._pending != (sender, recipient):
+            log.info("smtp open transaction for another envelope: reconnecting")
+            self._drop()
         if self.conn is None:
             try:
                 self.connect()
@@ -117,17 +148,27 @@ class SmtpSession:
         conn = self.conn
         after_data = False
         try:
-            refused = self._envelope_pipelined(sender, recipient) if self.pipelining else self._envelope_stepwise(sender, recipient)
+            if self._pending is not None:
+                self._pending = None
+                refused = self._envelope_answers()
+            elif self.pipelining:
+                conn.send(_envelope_group(sender, recipient))
+                refused = self._envelope_answers()
+            else:
+                refused = self._envelope_stepwise(sender, recipient)
             if refused is not None:
                 return refused
             payload = _LEADING_DOT.sub(b"..", data)
             if not payload.endswith(b"\r\n"):
                 payload += b"\r\n"
             # One write, the final dot last: if it fails, the dot never reached the server (nothing
-            # accepted); once it returns, a lost connection may hide an accepted message. (Two writes
-            # would also stall on delayed ACKs.)
+            # accepted); once it returns, a lost connection may hide an accepted message.
             conn.send(payload + b".\r\n")
             after_data = True
+            following, self._next = self._next, None
+            if following is not None and self.pipelining:
+                conn.send(_envelope_group(*following))  # its own write: the dot above is already out
+                self._pending = following
             code, text = conn.getreply()
             if code == -1:
                 raise smtplib.SMTPServerDisconnected("connessione chiusa senza risposta")
@@ -164,14 +205,14 @@ class SmtpSession:
             return self._answer(code, text)
         return None
 
-    def _envelope_pipelined(self, sender: str, recipient: str) -> SmtpAnswer | None:
-        """MAIL, RCPT, DATA in one write (RFC 2920 §3.1: DATA last in the group); all three answers read.
+    def _envelope_answers(self) -> SmtpAnswer | None:
+        """The answers to a pipelined MAIL, RCPT, DATA group (RFC 2920 §3.1: DATA last), all read.
 
-        The first failing answer decides. If DATA was accepted although MAIL or RCPT failed (a server
-        RFC 2920 §3.1 allows for), a lone dot ends the empty transaction: no body is ever sent.
+        None once the server waits for the body (354); else the first failing answer. If DATA was
+        accepted although MAIL or RCPT failed (a server RFC 2920 allows for), a lone dot ends the
+        transaction, which has no recipient: no body is ever sent after a refusal.
         """
         conn = self.conn
-        conn.send(f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n")
         failed = None
         for expected in ((250,), (250, 251), (354,)):
             code, text = conn.getreply()
@@ -200,9 +241,14 @@ class SmtpSession:
         return answer
 
     def _drop(self) -> None:
+        self._pending = None
         if self.conn is not None:
             _quiet_close(self.conn)
             self.conn = None
+
+
+def _envelope_group(sender: str, recipient: str) -> bytes:
+    return f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n".encode("ascii")
 
 
 def _quiet_close(conn: smtplib.SMTP) -> None:

@@ -207,6 +207,9 @@ class SendRun:
                 if self.should_stop():
                     self.reporter.message("Invio fermato: le righe rimaste restano «Da inviare».")
                     break
+                if done < total and not self.settings.pace_per_minute:
+                    # Unpaced only: a provider may count an early MAIL FROM against its rate limit.
+                    session.announce_next(self.settings.mailbox, queue[done][1].draft.to)
                 status = self.send_one(session, row_id, row)
                 self.progress(done, total)
                 self.reporter.row_done(done, total, row.number, status)

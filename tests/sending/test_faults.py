@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from pecmass_xl.workbook import contract as c
 
 from .conftest import envelopes_for, make_campaign, run, sheet_rows, unique_local
 
 FAST = ("--backoff", "0.05", "--in-doubt-wait", "3", "--rate-limit-pause", "0.2")
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["pipelining", "stepwise"])
+def pipelining_mode(request, sb):
+    """Every test here runs against a sandbox that advertises PIPELINING and one that does not (issue 15)."""
+    sb.set_pipelining(request.param)
+    yield request.param
+    sb.set_pipelining(True)
 
 
 def one(prefix: str = "f") -> str:

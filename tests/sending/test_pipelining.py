@@ -209,3 +209,76 @@ def test_send_pauses_on_the_rate_limit_and_leaves_the_row_to_send(tmp_path, monk
         assert "Too much traffic" in rows[2][c.COL_DETAIL]
         sb.wait_idle(10)
         assert [envelopes_for(sb, a) for a in recipients] == [1, 1, 0]
+
+
+# --- the next envelope announced: its group follows the final dot --------------------------------
+
+
+def test_an_announced_envelope_follows_the_dot_and_costs_no_round_trip_of_its_own(sb, capsys):
+    addresses = [recipient() for _ in range(3)]
+    with open_session(sb) as session:
+        writes(capsys)
+        answers, per_message = [], []
+        for index, address in enumerate(addresses):
+            if index + 1 < len(addresses):
+                session.announce_next(sb.sender, addresses[index + 1])
+            answers.append(session.send(sb.sender, address, message(sb, address)[0]))
+            per_message.append(writes(capsys))
+    assert [a.kind for a in answers] == [SENT] * 3
+    group = [f"MAIL FROM:<{sb.sender}>\r\nRCPT TO:<{a}>\r\nDATA\r\n".encode() for a in addresses]
+    assert per_message[0][0] == group[0] and per_message[0][2] == group[1]
+    assert per_message[1][1] == group[2]
+    for chunks in per_message[1:]:
+        assert chunks[0].endswith(b"\r\n.\r\n")  # the body first: its envelope was answered already
+    assert len(per_message[2]) == 1  # the last body alone: nothing announced after it
+    sb.wait_idle(10)
+    assert [envelopes_for(sb, a) for a in addresses] == [1, 1, 1]
+
+
+def test_an_announced_envelope_not_sent_is_aborted_by_closing_never_by_an_empty_message(sb, capsys):
+    first, announced, other = recipient(), recipient(), recipient()
+    with open_session(sb) as session:
+        session.announce_next(sb.sender, announced)
+        assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
+        conn = session.conn
+        answer = session.send(sb.sender, other, message(sb, other)[0])  # not the one announced
+        assert answer.kind == SENT and session.conn is not conn  # a new connection
+        session.announce_next(sb.sender, announced)
+        assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
+        writes(capsys)
+    assert writes(capsys) == []  # closed with the transaction open (a stop): no QUIT read as data
+    sb.wait_idle(10)
+    assert envelopes_for(sb, announced) == 0 and envelopes_for(sb, other) == 1 and envelopes_for(sb, first) == 2
+    assert not [raw for raw in sb.mailbox_messages(sb.sender) if announced.encode() in raw]  # no receipt of any kind
+
+
+def test_a_temporary_answer_with_an_announced_envelope_is_retried_on_a_new_connection(sb):
+    first, second = recipient(), recipient()
+    with open_session(sb) as session:
+        sb.set_fault("temp-451", count=1)
+        session.announce_next(sb.sender, second)
+        data = message(sb, first)[0]
+        assert (session.send(sb.sender, first, data).kind, session.conn is not None) == (TEMPORARY, True)
+        assert session.send(sb.sender, first, data).kind == SENT  # the retry: the open transaction was for `second`
+        assert session.send(sb.sender, second, message(sb, second)[0]).kind == SENT
+    sb.wait_idle(10)
+    assert (envelopes_for(sb, first), envelopes_for(sb, second)) == (1, 1)
+
+
+def test_a_rate_limit_on_an_announced_envelope_is_reported_by_its_own_send(tmp_path):
+    with Sandbox.start(tmp_path / "limited", time_scale=3600, rate_limit=1) as sb:
+        first, second = recipient(), recipient()
+        with open_session(sb) as session:
+            session.announce_next(sb.sender, second)
+            assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
+            answer = session.send(sb.sender, second, message(sb, second)[0])
+        assert (answer.kind, answer.code) == (RATE_LIMITED, 550)
+        assert envelopes_for(sb, second) == 0
+
+
+def test_a_non_ascii_announced_envelope_is_ignored(sb):
+    first = recipient()
+    with open_session(sb) as session:
+        session.announce_next(sb.sender, "però@studio.pec.test")
+        assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
+        assert session._pending is None
