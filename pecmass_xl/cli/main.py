@@ -24,6 +24,17 @@ COMMAND_MODULES = [
     "pecmass_xl.cli.sandbox",
     "pecmass_xl.cli.template",
 ]
+# Which module registers each command, so that a command imports only its own group (a lighter
+# start: `send` needs neither the sandbox's servers nor the receipts' signature checks). A test
+# checks it against what the modules really register; a command missing here still works (slowly).
+COMMAND_OWNERS = {
+    "new": "pecmass_xl.cli.workbook", "import-csv": "pecmass_xl.cli.workbook", "check": "pecmass_xl.cli.workbook",
+    "preview": "pecmass_xl.cli.workbook",
+    "send": "pecmass_xl.cli.send", "test": "pecmass_xl.cli.send", "check-connection": "pecmass_xl.cli.send",
+    "login": "pecmass_xl.cli.send", "status": "pecmass_xl.cli.send", "stop": "pecmass_xl.cli.send",
+    "receipts": "pecmass_xl.cli.receipts", "report": "pecmass_xl.cli.receipts",
+    "demo": "pecmass_xl.cli.demo", "sandbox": "pecmass_xl.cli.sandbox", "build-template": "pecmass_xl.cli.excel",
+}
 
 log = logging.getLogger("pecmass.cli")
 
@@ -36,12 +47,14 @@ class ItalianArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_CANNOT_RUN, f"pecmass: errore negli argomenti: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with a known `command`, only the group that registers it (same behaviour)."""
     parser = ItalianArgumentParser(prog="pecmass", description="PEC massiva personalizzata da un foglio Excel.")
     parser.add_argument("--version", action="version", version=f"pecmass {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="messaggi tecnici su stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", parser_class=ItalianArgumentParser)
-    for name in COMMAND_MODULES:
+    owner = COMMAND_OWNERS.get(command or "")
+    for name in [owner] if owner else COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -59,8 +72,14 @@ def print_json(document: object) -> None:
     sys.stdout.flush()
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (after -v/--verbose), if any."""
+    words = [word for word in argv if word not in ("-v", "--verbose")]
+    return words[0] if words and not words[0].startswith("-") else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_command_word(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     configure_logging(verbose=args.verbose)
     if not getattr(args, "handler", None):

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
-from pecmass_xl.mailclient.imap_session import ImapSession
 from pecmass_xl.mailclient.smtp_session import SmtpSession
 
 
@@ -25,6 +24,8 @@ class ConnectionReport:
 
 
 def check_connection(settings: Settings, password: str) -> ConnectionReport:
+    from pecmass_xl.mailclient.imap_session import ImapSession  # on first use: `pecmass send` starts lighter
+
     report = ConnectionReport()
     try:
         session = SmtpSession(settings, password, timeout=30)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
-from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS, ImapSession
+
+if TYPE_CHECKING:
+    from pecmass_xl.mailclient.imap_session import ImapSession
 
 log = logging.getLogger("pecmass.send")
 SENT_NAMES = ("Sent", "Inviata", "Posta inviata", "INBOX.Sent", "INBOX.Inviata", "Sent Items", "Elementi inviati")
@@ -29,6 +32,8 @@ class SentCopier:
     def _open(self) -> bool:
         if self.session is not None:
             return True
+        from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS, ImapSession  # only when copies are wanted
+
         try:
             self.session = ImapSession(self.settings, self.password).connect()
             folders = self.session.client.list_folders()
@@ -51,6 +56,8 @@ class SentCopier:
     def copy(self, data: bytes) -> bool:
         if self.disabled or not self._open():
             return False
+        from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS
+
         try:
             self.session.append(self.folder, data)
             return True

@@ -17,15 +17,16 @@ from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
 from pecmass_xl.journal import Attempt, Journal
 from pecmass_xl.journal.status import EventKind
-from pecmass_xl.mailclient.imap_session import ImapSession
-from pecmass_xl.tracking.ingest import ingest
-from pecmass_xl.tracking.trust import verifier_for
 
 log = logging.getLogger("pecmass.send")
 NOT_HANDED_OVER = "Invio interrotto prima della consegna al server: la riga sarà inviata al prossimo invio"
 
 
-def _search_once(session: ImapSession, journal: Journal, attempts: list[Attempt], settings: Settings, archive_root: Path) -> set[str]:
+def _search_once(session, journal: Journal, attempts: list[Attempt], settings: Settings, archive_root: Path) -> set[str]:
+    # Imported on first use: the signature checks weigh on every start, and most runs never need them.
+    from pecmass_xl.tracking.ingest import ingest
+    from pecmass_xl.tracking.trust import verifier_for
+
     found: set[str] = set()
     verifier = verifier_for(settings)
     for folder in settings.receipt_folders:
@@ -63,6 +64,8 @@ def resolve_in_doubt(journal: Journal, attempts: list[Attempt], settings: Settin
     deadline = time.monotonic() + wait_seconds
     stopped = False
     try:
+        from pecmass_xl.mailclient.imap_session import ImapSession  # on first use, as above
+
         with ImapSession(settings, password).connect() as session:
             while pending:
                 found = _search_once(session, journal, pending, settings, archive_root)
