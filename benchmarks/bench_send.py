@@ -59,7 +59,7 @@ class Result:
 
     def line(self, rows: int, note: str) -> str:
         rate = rows / self.seconds if self.seconds else 0.0
-        per_message = f", {self.round_trips / rows:.1f} round trips/message" if self.round_trips else ""
+        per_message = f", {self.round_trips / rows:.2f} round trips/message" if self.round_trips else ""
         verdict = "ok" if self.exit_code == 0 and self.delivered == rows and not self.duplicated else "FAILED"
         return (f"{self.name:<10}: {rows} messages in {self.seconds:.1f} s = {rate:.1f} messages/s{per_message}, "
                 f"{self.connections or '?'} connection(s), peak {self.peak_mb:.0f} MB; exit {self.exit_code}, "
@@ -169,6 +169,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="pecmass-bench-send-"))
     sandbox_dir = base / "sandbox"
     env = dict(os.environ, PECMASS_DATA_DIR=str(base / "data"), PECMASS_SANDBOX_DIR=str(sandbox_dir))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # every contender starts as installed: bytecode cached
     sandbox, conn = start_sandbox(sandbox_dir, env, not args.no_pipelining)
     proxy = LatencyProxy(conn["smtp_host"], conn["smtp_port"], args.rtt / 1000).start() if args.rtt else None
     port = proxy.port if proxy else conn["smtp_port"]
