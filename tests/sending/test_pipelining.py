@@ -282,3 +282,51 @@ def test_a_non_ascii_announced_envelope_is_ignored(sb):
         session.announce_next(sb.sender, "però@studio.pec.test")
         assert session.send(sb.sender, first, message(sb, first)[0]).kind == SENT
         assert session._pending is None
+
+
+# --- the engine: the next envelope goes ahead only when nothing paces the mailbox -----------------
+
+
+def set_pace(path: Path, per_minute: int) -> None:
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    for row in wb[c.SHEET_SETTINGS].iter_rows(min_col=1, max_col=2):
+        if row[0].value == c.SET_PACE:
+            row[1].value = per_minute
+    wb.save(path)
+
+
+def wire_events(stderr: str) -> list[str]:
+    """'body', 'envelope' or 'reply', in the order smtplib's trace shows them."""
+    events = []
+    for line in stderr.splitlines():
+        if line.startswith("send: "):
+            value = ast.literal_eval(line[len("send: "):])
+            chunk = value.encode("ascii") if isinstance(value, str) else value
+            if chunk.endswith(b"\r\n.\r\n"):
+                events.append("body")
+            elif chunk.startswith(b"MAIL FROM:"):
+                events.append("envelope")
+        elif line.startswith("reply: retcode"):
+            events.append("reply")
+    return events
+
+
+@pytest.mark.parametrize("pace", [0, 600], ids=["unpaced", "paced"])
+def test_the_next_envelope_follows_the_dot_only_without_pacing(sb, tmp_path, monkeypatch, capsys, pace):
+    import smtplib
+
+    recipients = [recipient() for _ in range(3)]
+    path = make_campaign(tmp_path, recipients)
+    set_pace(path, pace)
+    monkeypatch.setattr(smtplib.SMTP, "debuglevel", 1)  # trace what pecmass itself writes and reads
+    assert run("send", path, "--yes") == 0
+    events = wire_events(capsys.readouterr().err)
+    after_body = [events[i + 1] for i, event in enumerate(events) if event == "body"]
+    assert len(after_body) == 3
+    expected = ["envelope", "envelope", "reply"] if pace == 0 else ["reply", "reply", "reply"]
+    assert after_body == expected
+    assert events.count("envelope") == 3  # one group per message either way
+    sb.wait_idle(10)
+    assert [envelopes_for(sb, a) for a in recipients] == [1, 1, 1]
