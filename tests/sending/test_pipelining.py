@@ -330,3 +330,34 @@ def test_the_next_envelope_follows_the_dot_only_without_pacing(sb, tmp_path, mon
     assert events.count("envelope") == 3  # one group per message either way
     sb.wait_idle(10)
     assert [envelopes_for(sb, a) for a in recipients] == [1, 1, 1]
+
+
+def test_a_server_that_accepts_data_without_recipients_gets_a_lone_dot_never_the_body(sb, monkeypatch, capsys):
+    """RFC 2920 §3.1 warns of servers that answer 354 to DATA after every RCPT failed; the sandbox is
+    made to behave so for this test only."""
+    from pecmass_xl.sandbox.smtp_server import SandboxSMTP
+
+    original = SandboxSMTP.smtp_DATA
+
+    async def lenient_data(self, arg):
+        if self.envelope is not None and not self.envelope.rcpt_tos:
+            await self.push("354 End data with <CR><LF>.<CR><LF>")
+            await self._read_data()
+            self._set_post_data_state()
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        await original(self, arg)
+
+    monkeypatch.setattr(SandboxSMTP, "smtp_DATA", lenient_data)
+    bad = "nessuno@localhost"
+    data, marker = message(sb, bad)
+    with open_session(sb) as session:
+        writes(capsys)
+        answer = session.send(sb.sender, bad, data)
+        sent = writes(capsys)
+        assert (answer.kind, answer.code) == (REFUSED, 501)  # the RCPT answer decides
+        assert sent[1] == b".\r\n" and not any(marker.encode() in chunk for chunk in sent)
+        good = recipient()
+        assert session.send(sb.sender, good, message(sb, good)[0]).kind == SENT  # still in step
+    sb.wait_idle(10)
+    assert envelopes_for(sb, good) == 1
