@@ -12,17 +12,21 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
 from pecmass_xl.journal import Attempt, Journal
 from pecmass_xl.journal.status import EventKind
 
+if TYPE_CHECKING:
+    from pecmass_xl.mailclient.imap_session import ImapSession
+
 log = logging.getLogger("pecmass.send")
 NOT_HANDED_OVER = "Invio interrotto prima della consegna al server: la riga sarà inviata al prossimo invio"
 
 
-def _search_once(session, journal: Journal, attempts: list[Attempt], settings: Settings, archive_root: Path) -> set[str]:
+def _search_once(session: ImapSession, journal: Journal, attempts: list[Attempt], settings: Settings, archive_root: Path) -> set[str]:
     # Imported on first use: the signature checks weigh on every start, and most runs never need them.
     from pecmass_xl.tracking.ingest import ingest
     from pecmass_xl.tracking.trust import verifier_for
