@@ -16,25 +16,20 @@ from pecmass_xl import __version__
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, PecmassError
 from pecmass_xl.core.logging_setup import configure_logging
 
-COMMAND_MODULES = [
-    "pecmass_xl.cli.workbook",
-    "pecmass_xl.cli.send",
-    "pecmass_xl.cli.receipts",
-    "pecmass_xl.cli.demo",
-    "pecmass_xl.cli.sandbox",
-    "pecmass_xl.cli.template",
-]
-# Which module registers each command, so that a command imports only its own group (a lighter
-# start: `send` needs neither the sandbox's servers nor the receipts' signature checks). A test
-# checks it against what the modules really register; a command missing here still works (slowly).
-COMMAND_OWNERS = {
-    "new": "pecmass_xl.cli.workbook", "import-csv": "pecmass_xl.cli.workbook", "check": "pecmass_xl.cli.workbook",
-    "preview": "pecmass_xl.cli.workbook",
-    "send": "pecmass_xl.cli.send", "test": "pecmass_xl.cli.send", "check-connection": "pecmass_xl.cli.send",
-    "login": "pecmass_xl.cli.send", "status": "pecmass_xl.cli.send", "stop": "pecmass_xl.cli.send",
-    "receipts": "pecmass_xl.cli.receipts", "report": "pecmass_xl.cli.receipts",
-    "demo": "pecmass_xl.cli.demo", "sandbox": "pecmass_xl.cli.sandbox", "build-template": "pecmass_xl.cli.excel",
+# Each module under pecmass_xl.cli and the commands it registers. A command imports only its own
+# group (a lighter start: `send` needs neither the sandbox's servers nor the receipts' signature
+# checks); a test checks this table against what the modules really register, and a command missing
+# here still works, with every group imported.
+COMMAND_GROUPS = {
+    "pecmass_xl.cli.workbook": ("new", "import-csv", "check", "preview"),
+    "pecmass_xl.cli.send": ("send", "test", "check-connection", "login", "status", "stop"),
+    "pecmass_xl.cli.receipts": ("receipts", "report"),
+    "pecmass_xl.cli.demo": ("demo",),
+    "pecmass_xl.cli.sandbox": ("sandbox",),
+    "pecmass_xl.cli.template": ("build-template",),
 }
+COMMAND_MODULES = list(COMMAND_GROUPS)
+COMMAND_OWNERS = {command: module for module, commands in COMMAND_GROUPS.items() for command in commands}
 
 log = logging.getLogger("pecmass.cli")
 
