@@ -13,6 +13,7 @@ Measured:
 - the same sync with signature verification switched off (parsed and matched only);
 - in memory, no I/O: receipts/s parsed and matched, and parsed, matched and verified (chain memoised);
 - a second sync with nothing new, and the whole `pecmass receipts` command for it (workbook included);
+- the evidence pages (`prova.html`): the first build for every row, then a run with nothing new;
 - resident memory sampled at every batch (flat = the last batch costs what the first did), and the peak.
 Figures go to /work/notes/readme-receipts.md.
 """
@@ -382,6 +383,17 @@ def main() -> int:
         elapsed, empty, _ = timed_sync(jpath, campaign, settings, password, work / "archivio")
         result["sandbox_empty_second_sync_s"] = round(elapsed, 3)
         result["sandbox_empty_second_sync_scanned"] = empty.scanned
+        log("evidence pages: first build of every row's prova.html, then a check with nothing new…")
+        from pecmass_xl.journal import Journal
+        from pecmass_xl.tracking import evidence
+        from pecmass_xl.tracking.trust import verifier_for
+        with Journal(jpath) as journal:
+            start = time.perf_counter()
+            result["evidence_pages_written"] = evidence.write_pages(journal, work / "archivio", verifier_for(settings))
+            result["evidence_pages_first_build_s"] = round(time.perf_counter() - start, 2)
+            start = time.perf_counter()
+            evidence.write_pages(journal, work / "archivio", verifier_for(settings))
+            result["evidence_pages_nothing_new_s"] = round(time.perf_counter() - start, 3)
         log("whole `pecmass receipts` command, nothing new (workbook read and written)…")
         start = time.perf_counter()
         cli = subprocess.run([sys.executable, "-m", "pecmass_xl", "receipts", str(workbook), "--json"],

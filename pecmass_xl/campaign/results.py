@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
 from pecmass_xl.campaign.checks import CheckReport
 from pecmass_xl.core.rome_time import rome_wall_clock
-from pecmass_xl.journal import Journal, UsageCounter
+from pecmass_xl.journal import Journal, UsageCounter, proofs
+from pecmass_xl.journal.archive import EVIDENCE_PAGE
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.riepilogo import Summary
 from pecmass_xl.workbook.write import ResultUpdate
 
 
-def receipts_link(folder: Path) -> str:
-    target = str(folder).replace('"', '""')
+def receipts_link(folder: Path, workbook_folder: Path | None = None) -> str:
+    """`Ricevute`: a link to the row's evidence page (its archive folder until the page exists).
+    Relative to the workbook when both are on the same drive, so moving the workbook together with
+    its archive keeps every link working; absolute otherwise (Windows: another drive letter)."""
+    page = folder / EVIDENCE_PAGE
+    target = str(page if page.exists() else folder)
+    if workbook_folder is not None:
+        try:
+            target = os.path.relpath(target, workbook_folder)
+        except ValueError:
+            pass  # another drive: keep the absolute path
+    target = target.replace('"', '""')
     return f'=HYPERLINK("{target}","Apri ricevute")'
 
 
@@ -27,8 +39,11 @@ def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
         values.pop(c.COL_ID, None)
         for column in c.DATE_RESULT_COLUMNS:
             values[column] = rome_wall_clock(values.get(column))
+        if view.attempt is not None:
+            proof = proofs.verdict(journal, view.attempt.message_id)
+            values[c.COL_DETAIL] = proofs.detail_with_proof(str(values.get(c.COL_DETAIL) or ""), proof)
         folder = archive / row_id
-        values[c.COL_RECEIPTS] = receipts_link(folder) if folder.exists() else None
+        values[c.COL_RECEIPTS] = receipts_link(folder, report.sheet.folder if report else None) if folder.exists() else None
         update.by_id[row_id] = values
     if report is not None:
         frozen = set(update.new_ids)

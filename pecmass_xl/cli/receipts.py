@@ -69,11 +69,14 @@ def cmd_receipts(args) -> int:
         print_counts(outcome.counts)
         for a in outcome.anomalies:
             print(f"  anomalia {a['id']}: {a['reason']} — {a['detail'] or '—'} (firma {a['signature'] or '—'})")
+        if outcome.sync.unreadable:
+            print(f"Ricevute illeggibili: {outcome.sync.unreadable}, conservate nella cartella «quarantena» "
+                  "dell'archivio; saranno rilette alla prossima lettura.")
         if outcome.write_error:
             print(f"Avviso: risultati non scritti nel file ({outcome.write_error}).")
         if outcome.error:
             print(f"Avviso: {outcome.error}")
-    if outcome.error or outcome.write_error:
+    if outcome.error or outcome.write_error or outcome.sync.unreadable:
         return EXIT_FAILED_ROWS
     return EXIT_FAILED_ROWS if any(a["failure"] for a in outcome.anomalies) else EXIT_OK
 
@@ -81,5 +84,7 @@ def cmd_receipts(args) -> int:
 def cmd_report(args) -> int:
     summary = export_report(FileWorkbook(args.path), args.output, args.delimiter)
     print(f"Report di {summary.rows} righe ({summary.anomalies} anomalie, elencate per prime) in {summary.path}.")
+    if summary.unreadable:
+        print(f"Ricevute illeggibili: {summary.unreadable} (in quarantena nell'archivio; la prima riga del report le conta).")
     print_counts(summary.counts)
     return EXIT_OK

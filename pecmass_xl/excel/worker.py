@@ -126,8 +126,9 @@ def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] 
 def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -> ReceiptsOutcome:
     book.set_status("PEC Massiva: lettura delle ricevute…")
     outcome = receipts.update(book, options)  # one mailbox reader per campaign, as for `pecmass receipts`
+    unreadable = f", {outcome.sync.unreadable} illeggibili in quarantena" if outcome.sync.unreadable else ""
     book.set_status(f"PEC Massiva: ricevute aggiornate ({outcome.sync.recorded} nuove, "
-                    f"{outcome.pending} righe in attesa).")
+                    f"{outcome.pending} righe in attesa{unreadable}).")
     return outcome
 
 

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 MANIFEST = "SHA256SUMS.txt"
+EVIDENCE_PAGE = "prova.html"  # the row's printable evidence page (tracking/evidence.py)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -11,10 +11,17 @@ Where DESIGN §4 leaves the order open, the safe choice is taken:
   a wrongly recorded refusal must never make a delivered PEC look like a failure to resend.
 - `Da inviare` (temporary errors outlasted the retries) ranks just above `In invio`: anything that
   proves a hand-over beats it.
-- A timeout notice (`preavviso`) is the 12-hour `Ritardo` unless it is the final one: a second
-  distinct notice, one dated ≥ 22 h after acceptance (or after the hand-over when the acceptance is
-  not known yet), one whose `errore-esteso` starts with `5.4.1`, or one the parser already
-  classified as `preavviso-finale`. Those are `Mancata consegna`, `Esito` = Tempo scaduto.
+- A timeout notice (`preavviso`, `preavviso-finale`) is the 12-hour `Ritardo` unless it is the
+  final one, told only from certified data (issue 12), never from the local clock: a notice whose
+  `errore-esteso` starts with `5.4.1`, a second *verified* notice distinct by its signed
+  date/identifier, or a notice dated ≥ 22 h after the (verified) acceptance. Those are
+  `Mancata consegna`, `Esito` = Tempo scaduto; an unverified one only under the trust order below.
+
+Trust order (issue 12, README "Which receipt wins"): a final outcome from a verified receipt is
+never replaced by an unverified message; unverified receipts compete only while the row has no
+verified final outcome (then `Firma` = non verificata), and are otherwise listed as `overruled`.
+Bounces (anomaly envelopes, always unsigned) may end only an `Accettato (non PEC)` row; on any
+other row they are listed in `ignored_bounces`, never a state.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from pecmass_xl.core.vocabulary import (
     ESITO_RIFIUTATO,
     ESITO_TEMPO_SCADUTO,
     ESITO_TEMPORANEO,
+    FIRMA_ASSENTE,
     FIRMA_NON_VERIFICATA,
     ST_ACCEPTED,
     ST_ACCEPTED_EXTERNAL,
@@ -129,6 +137,11 @@ class DerivedStatus:
     firma: str = ""
     winning_kind: str | None = None
     unverified_receipts: tuple[Event, ...] = field(default=())
+    overruled: tuple[Event, ...] = field(default=())
+    """Unverified receipts ignored because a verified receipt decided the outcome."""
+    ignored_bounces: tuple[Event, ...] = field(default=())
+    """Bounces that arrived on a certified row (not `Accettato (non PEC)`): shown, never a state."""
+
 
     @property
     def final(self) -> bool:
@@ -248,12 +261,15 @@ _CHRONOLOGICAL = attrgetter("event_time", "seq")
 
 
 def dedupe_events(events: Iterable[Event]) -> list[Event]:
-    """Events in chronological order, each receipt once (same receipt Message-ID = same receipt)."""
-    seen: set[str] = set()
+    """Events in chronological order, each receipt record once. (The journal already keeps one
+    record per signed receipt; this drops exact repeats handed in twice, never two different
+    messages that merely share an unsigned top-level Message-ID.)"""
+    seen: set[tuple] = set()
     unique: list[Event] = []
     for event in sorted(events, key=_CHRONOLOGICAL):
-        key = event.receipt_message_id
-        if key is not None and event.kind in RECEIPT_KINDS:
+        if event.receipt_message_id is not None and event.kind in RECEIPT_KINDS:
+            key = (event.receipt_message_id, event.kind, event.event_time, event.signature, event.provider_id,
+                   event.recipient, event.detail)
             if key in seen:
                 continue
             seen.add(key)
@@ -274,52 +290,106 @@ def _earliest(first: dict[str, datetime], *kinds: str) -> datetime | None:
     return min(times) if times else None
 
 
-def _final_notices(events: Sequence[Event], reference: datetime | None) -> set[int]:
-    """Indexes (into `events`) of `preavviso` events that are in fact the final timeout notice."""
-    notices = [i for i, e in enumerate(events) if e.kind == EventKind.PREAVVISO]
+TIMEOUT_KINDS = frozenset({EventKind.PREAVVISO, EventKind.PREAVVISO_FINALE})
+VERIFIED_FINAL_STATUSES = frozenset({ST_DELIVERED, ST_NOT_DELIVERED, ST_NOT_ACCEPTED, ST_ACCEPTED_EXTERNAL})
+"""States a verified receipt makes final: no unverified message may replace them."""
+_UNTRUSTED = frozenset({FIRMA_NON_VERIFICATA, FIRMA_ASSENTE})
+
+
+def is_trusted(event: Event) -> bool:
+    """SMTP events and verified receipts. (Receipts recorded by the sync always carry a verdict;
+    an event without one comes from a direct journal write and is taken as checked.)"""
+    return event.signature not in _UNTRUSTED
+
+
+def _final_notices(events: Sequence[Event], reference: datetime | None, any_reference: datetime | None) -> set[int]:
+    """Indexes (into `events`) of timeout notices that are the final one, from their certified data
+    only (never our clock). A second notice counts only when both are verified and the signed
+    notices differ (a replay with a new top-level Message-ID has the same signed date, identifier
+    and recipient). `reference`: the verified acceptance's signed time; an unverified notice is
+    measured from `any_reference` (the earliest acceptance) and, being unverified, can end only a
+    row without a verified final outcome (`derive_status`)."""
     final: set[int] = set()
-    for position, index in enumerate(notices):
-        event = events[index]
-        if position >= 1:  # a second distinct notice (events are chronological)
+    counted: set[tuple] = set()
+    for index, event in enumerate(events):
+        if event.kind not in TIMEOUT_KINDS:
+            continue
+        trusted = is_trusted(event)
+        start = reference if trusted else any_reference
+        identity = (event.event_time, event.provider_id, event.recipient)
+        if trusted and identity in counted:
+            continue  # the same signed notice seen again
+        if trusted and counted:  # a second distinct verified notice (events are chronological)
             final.add(index)
         elif (event.detail or "").strip().startswith(FINAL_TIMEOUT_ERROR_PREFIX):
             final.add(index)
-        elif reference is not None and event.event_time - reference >= FINAL_TIMEOUT_AFTER:
+        elif start is not None and event.event_time - start >= FINAL_TIMEOUT_AFTER:
             final.add(index)
+        if trusted:
+            counted.add(identity)
     return final
+
+
+def _status_of(index: int, event: Event, final_notices: set[int]) -> str:
+    if event.kind in TIMEOUT_KINDS:
+        return ST_NOT_DELIVERED if index in final_notices else ST_DELAYED
+    return _KIND_STATUS[event.kind]
+
+
+def _best(candidates: Iterable[tuple[int, Event]], final_notices: set[int]) -> tuple[Event | None, str, tuple | None]:
+    best: tuple[int, int, int] | None = None
+    best_event: Event | None = None
+    best_status = ST_TO_SEND
+    for index, event in candidates:
+        stato = _status_of(index, event, final_notices)
+        # Ties between equal events go to the latest one (its answer is the current one).
+        rank = (_STATUS_RANK[stato], _KIND_SUBRANK.get(event.kind, 0), index)
+        if best is None or rank > best:
+            best, best_event, best_status = rank, event, stato
+    return best_event, best_status, best
 
 
 def derive_status(events: Iterable[Event], *, committed_at: datetime | None = None) -> DerivedStatus:
     """The status of one attempt from its events (any order, duplicates allowed).
 
-    `committed_at` (when the attempt was committed) is the last fallback reference for telling the
-    final timeout notice apart when neither the acceptance nor the SMTP answer is known.
+    Three passes (module docstring): trusted events alone; unverified receipts join only when the
+    trusted ones give no final state; bounces join only when the result is `Accettato (non PEC)`.
+    `committed_at` only tells `In invio` from `Da inviare` when there are no events.
     """
     ordered = dedupe_events(events)
     if not ordered:
         return DerivedStatus(stato=ST_SENDING if committed_at is not None else ST_TO_SEND)
 
     first = _first_times(ordered)
-    accepted_at = _earliest(first, EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO)
-    sent_at = first.get(EventKind.SMTP_INVIATO)
-    reference = accepted_at or sent_at or committed_at
-    final_notices = _final_notices(ordered, reference)
+    acceptances = [e for e in ordered if e.kind in (EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO)]
+    trusted_acceptances = [e.event_time for e in acceptances if is_trusted(e)]
+    final_notices = _final_notices(ordered, min(trusted_acceptances) if trusted_acceptances else None,
+                                   min((e.event_time for e in acceptances), default=None))
 
-    best: tuple[int, int, int] | None = None
-    best_event: Event | None = None
-    best_status = ST_TO_SEND
-    for index, event in enumerate(ordered):
-        if event.kind not in _KIND_STATUS:
-            continue  # unknown kinds never change a status
-        stato = ST_NOT_DELIVERED if index in final_notices else _KIND_STATUS[event.kind]
-        # Ties between equal events go to the latest one (its answer is the current one).
-        rank = (_STATUS_RANK[stato], _KIND_SUBRANK.get(event.kind, 0), index)
-        if best is None or rank > best:
-            best, best_event, best_status = rank, event, stato
+    known = [(i, e) for i, e in enumerate(ordered) if e.kind in _KIND_STATUS]  # unknown kinds never count
+    bounces = [(i, e) for i, e in known if e.kind == EventKind.ANOMALIA]
+    receipts_and_smtp = [(i, e) for i, e in known if e.kind != EventKind.ANOMALIA]
+    trusted = [(i, e) for i, e in receipts_and_smtp if is_trusted(e)]
+    untrusted = [(i, e) for i, e in receipts_and_smtp if not is_trusted(e)]
+
+    best_event, best_status, rank = _best(trusted, final_notices)
+    overruled: tuple[Event, ...] = ()
+    if best_status in VERIFIED_FINAL_STATUSES and best_event is not None and best_event.kind in RECEIPT_KINDS:
+        overruled = tuple(e for _, e in untrusted if e.kind in RECEIPT_KINDS)
+    else:
+        best_event, best_status, rank = _best(trusted + untrusted, final_notices)
+    ignored_bounces: tuple[Event, ...] = ()
+    if best_status == ST_ACCEPTED_EXTERNAL:
+        bounce_event, bounce_status, bounce_rank = _best(bounces, final_notices)
+        if bounce_event is not None and (rank is None or bounce_rank > rank):
+            best_event, best_status = bounce_event, bounce_status
+    else:
+        ignored_bounces = tuple(e for _, e in bounces)
     if best_event is None:
-        return DerivedStatus(stato=ST_SENDING if committed_at is not None else ST_TO_SEND)
+        return DerivedStatus(stato=ST_SENDING if committed_at is not None else ST_TO_SEND,
+                             ignored_bounces=ignored_bounces)
 
-    inviata_il = sent_at
+    inviata_il = first.get(EventKind.SMTP_INVIATO)
     if inviata_il is None and not RECEIPT_KINDS.isdisjoint(first):
         # Handed over but the 250 was never recorded (in doubt, then a receipt came).
         inviata_il = (
@@ -337,12 +407,13 @@ def derive_status(events: Iterable[Event], *, committed_at: datetime | None = No
         esito=_esito(best_status, best_event),
         dettaglio=_dettaglio(best_status, best_event),
         inviata_il=inviata_il,
-        accettata_il=accepted_at,
+        accettata_il=_earliest(first, EventKind.ACCETTAZIONE, EventKind.ACCETTAZIONE_ESTERNO),
         consegnata_il=first.get(EventKind.AVVENUTA_CONSEGNA),
         firma=firma,
         winning_kind=best_event.kind,
         unverified_receipts=tuple(
             e for e in ordered if e.kind in RECEIPT_KINDS and e.signature == FIRMA_NON_VERIFICATA
         ),
+        overruled=overruled,
+        ignored_bounces=ignored_bounces,
     )
-

@@ -32,6 +32,7 @@ from pecmass_xl.core.vocabulary import (
     COL_SENT_AT,
     COL_SIGNATURE,
     COL_STATUS,
+    FIRMA_VERIFICATA,
     FIRME,
     ST_SENDING,
     ST_TO_SEND,
@@ -565,11 +566,13 @@ class Journal:
         signature: str | None = None,
         recipient: str | None = None,
         archive_path: str | None = None,
+        identity: str | None = None,
     ) -> bool:
         """Append an event to an attempt (given as Attempt or Message-ID). False if a duplicate receipt.
 
-        Receipts are deduplicated by their own Message-ID; without one, by a key made of kind, time,
-        provider id and detail. SMTP events are never deduplicated.
+        Receipts are deduplicated by `identity` when given (what the provider signed, issue 12), else
+        by their own Message-ID; without one, by a key made of kind, time, provider id and detail.
+        SMTP events are never deduplicated.
         """
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
@@ -582,7 +585,9 @@ class Journal:
         if receipt_message_id is not None:
             receipt_message_id = _normalise_message_id(receipt_message_id)
         if kind in RECEIPT_KINDS:
-            if receipt_message_id is not None:
+            if identity is not None:
+                dedup_key = f"id:{identity}"
+            elif receipt_message_id is not None:
                 dedup_key = f"mid:{receipt_message_id}"
             else:
                 basis = "\x00".join([kind, when, provider_id or "", detail or "", str(pk)])
@@ -604,6 +609,19 @@ class Journal:
         """Whether this receipt is already recorded (lets the sync skip fetching it again)."""
         key = f"mid:{_normalise_message_id(receipt_message_id)}"
         return self._db.read_one("SELECT 1 FROM events WHERE dedup_key = ?", (key,)) is not None
+
+    def has_receipt_identity(self, identity: str) -> bool:
+        """Whether a receipt with this identity (see `add_event`) is already recorded."""
+        return self._db.read_one("SELECT 1 FROM events WHERE dedup_key = ?", (f"id:{identity}",)) is not None
+
+    def settled_receipt_message_ids(self) -> set[str]:
+        """Top-level Message-IDs of the verified receipts and bounces already recorded: the sync need
+        not download them again. (Unverified ones are not here: a forgery carrying the Message-ID
+        of a genuine receipt to come must never make the sync skip that receipt.)"""
+        rows = self._db.read(
+            "SELECT DISTINCT receipt_message_id FROM events WHERE receipt_message_id IS NOT NULL "
+            "AND (signature = ? OR kind = ?)", (FIRMA_VERIFICATA, EventKind.ANOMALIA))
+        return {r[0] for r in rows}
 
     def events(self, attempt: Attempt | str) -> list[Event]:
         pk = self._attempt_pk(attempt)

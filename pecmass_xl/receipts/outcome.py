@@ -28,7 +28,7 @@ from pecmass_xl.core.vocabulary import (
     ESITO_TROPPO_GRANDE,
     ESITO_VIRUS,
 )
-from pecmass_xl.journal.status import FINAL_TIMEOUT_AFTER, FINAL_TIMEOUT_ERROR_PREFIX, EventKind
+from pecmass_xl.journal.status import FINAL_TIMEOUT_ERROR_PREFIX, EventKind
 from pecmass_xl.receipts.parse import CATEGORY_ANOMALY, CATEGORY_RECEIPT, ParsedMessage
 
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
@@ -149,34 +149,14 @@ def _single_recipient(pm: ParsedMessage) -> str | None:
     return None
 
 
-def _is_final_timeout(
-    event_time: datetime | None,
-    errore_esteso: str | None,
-    acceptance_time: datetime | None,
-    previous_timeout_notices: int,
-) -> bool:
-    if previous_timeout_notices > 0:
-        return True
-    if errore_esteso and errore_esteso.strip().startswith(FINAL_TIMEOUT_ERROR_PREFIX):
-        return True
-    if event_time is not None and acceptance_time is not None:
-        if acceptance_time.tzinfo is None:
-            return False  # a naive time cannot be compared safely
-        return event_time - acceptance_time >= FINAL_TIMEOUT_AFTER
-    return False
-
-
-def classify(
-    pm: ParsedMessage,
-    acceptance_time: datetime | None = None,
-    previous_timeout_notices: int = 0,
-) -> ReceiptOutcome | None:
+def classify(pm: ParsedMessage) -> ReceiptOutcome | None:
     """The event a message records, or None when it records nothing for the sender's rows.
 
     None for transport envelopes, provider-to-provider notices (`presa-in-carico`,
     `rilevazione-virus`), unknown types, anomaly envelopes without a permanent bounce, and other mail.
-    `acceptance_time` and `previous_timeout_notices` tell the 12-hour warning from the final
-    timeout notice, which share the same header value.
+    A timeout notice is `preavviso-finale` here only when its own words start with `5.4.1`; whether
+    another one is the final notice (a second distinct verified notice, or one signed ≥ 22 h after
+    the verified acceptance) is decided by `journal.status` from the attempt's signed history.
     """
     if pm.category == CATEGORY_ANOMALY:
         return _classify_bounce(pm)
@@ -206,7 +186,7 @@ def classify(
         esito = _esito_for_failure(errore, errore_esteso, virus_flag)
         return ReceiptOutcome(EventKind.NON_ACCETTAZIONE, esito, detail, event_time, None)
     if kind == "preavviso-errore-consegna":
-        if _is_final_timeout(event_time, errore_esteso, acceptance_time, previous_timeout_notices):
+        if (errore_esteso or "").strip().startswith(FINAL_TIMEOUT_ERROR_PREFIX):
             return ReceiptOutcome(EventKind.PREAVVISO_FINALE, ESITO_TEMPO_SCADUTO, detail, event_time, recipient)
         return ReceiptOutcome(EventKind.PREAVVISO, None, detail, event_time, recipient)
     return None  # presa-in-carico, rilevazione-virus: provider-to-provider, never user outcomes

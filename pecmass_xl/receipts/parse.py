@@ -6,6 +6,8 @@ Classification trusts only the top-level PEC headers and `daticert.xml` (DESIGN 
 - `X-Trasporto: errore` → anomaly envelope, opened only to find a bounce (see `dsn.py`);
 - `X-Ricevuta: <type>` → receipt;
 - anything else → other. Subject text is never used to classify.
+A message the parser trips on is `unreadable` (never "other"): it is logged with the reason, and
+the sync quarantines it and reads it again on the next run (issue 12: no receipt lost in silence).
 `daticert.xml` is searched in the message's own MIME tree, never inside attached messages
 (`postacert.eml` may itself carry the daticert of another PEC). `parse_message` never raises:
 what looked odd goes to `problems` (short Italian sentences for the anomaly list).
@@ -17,6 +19,7 @@ import email
 import email.errors
 import email.header
 import email.utils
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,13 +42,16 @@ CATEGORY_RECEIPT = "receipt"
 CATEGORY_TRANSPORT = "transport-envelope"
 CATEGORY_ANOMALY = "anomaly-envelope"
 CATEGORY_OTHER = "other"
+CATEGORY_UNREADABLE = "unreadable"
+
+log = logging.getLogger("pecmass.receipts")
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedMessage:
     """A message from the sender's mailbox, read as PEC."""
 
-    category: str                    # receipt | transport-envelope | anomaly-envelope | other
+    category: str                    # receipt | transport-envelope | anomaly-envelope | other | unreadable
     receipt_type: str | None         # X-Ricevuta, lower-case (may be an unknown value: category "other")
     transport: str | None            # X-Trasporto, lower-case
     ref_message_id: str | None       # X-Riferimento-Message-ID, else daticert msgid, "<...>" form
@@ -130,15 +136,23 @@ def read_daticert(entity: bytes, defects: list[str] | None = None) -> tuple[Dati
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
-    """Read raw RFC 822 bytes as PEC. Never raises."""
+    """Read raw RFC 822 bytes as PEC. Never raises: a parser failure gives category `unreadable`
+    with the reason in `problems` (and a log line), never a silent "other"."""
     try:
         return _parse(raw)
-    except Exception:  # noqa: BLE001 - hostile input must never stop a sync
-        return ParsedMessage(
-            category=CATEGORY_OTHER, receipt_type=None, transport=None, ref_message_id=None,
-            message_id=None, from_address=None, subject=None, date=None, verifica_sicurezza=None,
-            tipo_ricevuta=None, daticert=None, dsn=None, problems=("messaggio illeggibile",),
-        )
+    except Exception as exc:  # noqa: BLE001 - hostile input must never stop a sync; logged and quarantined
+        reason = f"messaggio illeggibile ({type(exc).__name__}: {str(exc)[:200]})"
+        log.warning("receipt parser failed: %s", reason)
+        return unreadable(reason)
+
+
+def unreadable(reason: str) -> ParsedMessage:
+    """The result for a message the parser could not read; `reason` in Italian."""
+    return ParsedMessage(
+        category=CATEGORY_UNREADABLE, receipt_type=None, transport=None, ref_message_id=None,
+        message_id=None, from_address=None, subject=None, date=None, verifica_sicurezza=None,
+        tipo_ricevuta=None, daticert=None, dsn=None, problems=(reason,),
+    )
 
 
 def _parse(raw: bytes) -> ParsedMessage:

@@ -17,8 +17,10 @@ from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.signals import STOP_META, WORKER_META
+from pecmass_xl.tracking import evidence
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
+from pecmass_xl.tracking.trust import verifier_for
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.gateway import WorkbookGateway
 from pecmass_xl.workbook.write import clean_text
@@ -50,7 +52,8 @@ class ReceiptsOutcome:
     def as_json(self) -> dict:
         return {"campaign": self.campaign_id, "counts": self.counts, "pending": self.pending,
                 "scanned": self.sync.scanned, "downloaded": self.sync.downloaded, "recorded": self.sync.recorded,
-                "duplicates": self.sync.duplicates, "reread_folders": self.sync.reset_folders,
+                "duplicates": self.sync.duplicates, "unreadable": self.sync.unreadable,
+                "quarantined": self.sync.quarantined, "recovered": self.sync.recovered, "reread_folders": self.sync.reset_folders,
                 "rounds": self.rounds, "error": self.error, "write_error": self.write_error,
                 "anomalies": self.anomalies}
 
@@ -126,6 +129,7 @@ def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions
                         raise
                     result = SyncResult(error=str(exc))  # the server is unreachable now: try again later
                 total.add(result)
+                evidence.write_pages(journal, archive_root, verifier_for(settings))  # before the links point at them
                 if rounds == 1 or result.recorded or write_error:
                     try:
                         if rounds > 1:

@@ -41,7 +41,7 @@ def _search_once(session: ImapSession, journal: Journal, attempts: list[Attempt]
                 continue
             for raw in session.fetch_raw(uids).values():
                 result = ingest(journal, raw, verifier, archive_root)
-                if result is not None and result.event:
+                if result is not None and result.event and not result.quarantined:
                     found.add(attempt.message_id)
     return found
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pecmass_xl.campaign.checks import CheckReport
 from pecmass_xl.core.rome_time import rome_wall_clock
-from pecmass_xl.journal import Journal
+from pecmass_xl.journal import Journal, proofs
+from pecmass_xl.tracking import quarantine
 from pecmass_xl.tracking.anomalies import anomaly_reason
 from pecmass_xl.workbook import contract as c
 
@@ -40,6 +41,7 @@ class ReportSummary:
     rows: int
     anomalies: int
     counts: dict[str, int]
+    unreadable: int = 0  # "ricevute illeggibili" waiting in quarantine
 
 
 def _sha256(path: Path) -> str:
@@ -53,8 +55,13 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
                  delimiter: str = ";") -> ReportSummary:
     headers = [h.name for h in report.sheet.parameter_headers]
     views = journal.row_views() if journal else {}
-    extra = ["Anomalia", "Tentativi", "Message-ID", "Identificativo gestore", "File inviato", "SHA-256 inviato",
-             "Ricevute archiviate", "SHA-256 ricevute"]
+    extra = ["Anomalia", "Tentativi", "Message-ID", "Identificativo gestore", "Prova del contenuto", "File inviato",
+             "SHA-256 inviato", "Ricevute archiviate", "SHA-256 ricevute"]
+    unreadable = quarantine.pending(archive_root)
+    quarantined_by_row: dict[str, int] = {}
+    for item in unreadable:
+        if item.row_id:
+            quarantined_by_row[item.row_id] = quarantined_by_row.get(item.row_id, 0) + 1
     columns = ["Riga"] + headers + [col for col in c.RESULT_COLUMNS if col != c.COL_RECEIPTS] + extra
     lines: list[tuple[bool, int, list[str]]] = []
     counts: dict[str, int] = {}
@@ -73,11 +80,15 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
             result = {c.COL_ID: sheet_row.id_invio, c.COL_STATUS: status,
                       c.COL_DETAIL: "" if prepared is None or prepared.ok else prepared.error_text}
         counts[status] = counts.get(status, 0) + 1
-        reason = anomaly_reason(status, view.status if view is not None else None)
+        reason = anomaly_reason(status, view.status if view is not None else None,
+                                quarantined_by_row.get(sheet_row.id_invio or "", 0))
         anomaly = bool(reason)
         sent_file, sent_hash, receipts, receipt_hashes, message_id, provider_id = "", "", [], [], "", ""
+        proof = None
         if view is not None and view.attempt is not None:
             message_id = view.attempt.message_id
+            proof = proofs.verdict(journal, message_id)
+            result[c.COL_DETAIL] = proofs.detail_with_proof(str(result.get(c.COL_DETAIL) or ""), proof)
             if view.attempt.eml_path:
                 sent_file = view.attempt.eml_path
                 sent_hash = _sha256(Path(sent_file))
@@ -88,20 +99,25 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
                 if event.provider_id and not provider_id:
                     provider_id = event.provider_id
         values += [result.get(col) for col in c.RESULT_COLUMNS if col != c.COL_RECEIPTS]
-        values += [reason, str(view.attempt_count) if view else "0", message_id, provider_id, sent_file, sent_hash,
-                   " | ".join(receipts), " | ".join(receipt_hashes)]
+        values += [reason, str(view.attempt_count) if view else "0", message_id, provider_id, proof or "", sent_file,
+                   sent_hash, " | ".join(receipts), " | ".join(receipt_hashes)]
         lines.append((anomaly, sheet_row.number, [neutralise(v) for v in values]))
     lines.sort(key=lambda item: (not item[0], item[1]))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow([neutralise(col) for col in columns])
+    if unreadable:  # not a recipient: one line on top, so the count is never missed
+        note = [""] * len(columns)
+        note[columns.index("Anomalia")] = (f"Ricevute illeggibili: {len(unreadable)}, in quarantena in "
+                                           f"«{quarantine.folder(archive_root)}»; rilette alla prossima lettura")
+        writer.writerow(note)
     for _anomaly, _number, values in lines:
         writer.writerow(values)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
     tmp.replace(out)
-    return ReportSummary(out, len(lines), sum(1 for a, _, _ in lines if a), counts)
+    return ReportSummary(out, len(lines), sum(1 for a, _, _ in lines if a), counts, len(unreadable))
 
 
 def default_report_path(workbook: Path, now: dt.datetime | None = None) -> Path:

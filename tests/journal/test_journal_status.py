@@ -113,13 +113,17 @@ def test_notice_22_hours_after_acceptance_is_final_even_alone():
     assert derive_status([early, acc]).stato == v.ST_DELAYED
 
 
-def test_without_acceptance_the_hand_over_time_is_the_reference():
+def test_without_a_verified_acceptance_the_local_clock_never_makes_a_notice_final():
+    # Issue 12: the hand-over and commit times are our clock (the sandbox's may run scaled): a
+    # lone notice without 5.4.1 stays the 12-hour warning whatever they say.
     sent = ev(K.SMTP_INVIATO, 0)
-    assert derive_status([sent, ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w@p>")]).stato == v.ST_DELAYED
-    assert derive_status([sent, ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")]).stato == v.ST_NOT_DELIVERED
-    # nothing but the commit time known
-    result = derive_status([ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")], committed_at=T0)
-    assert result.stato == v.ST_NOT_DELIVERED
+    assert derive_status([sent, ev(K.PREAVVISO, 23 * 60, receipt_message_id="<w@p>")]).stato == v.ST_DELAYED
+    result = derive_status([ev(K.PREAVVISO, 30 * 60, receipt_message_id="<w@p>")], committed_at=T0)
+    assert result.stato == v.ST_DELAYED
+    # A verified notice is measured from a verified acceptance only.
+    acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=v.FIRMA_NON_VERIFICATA)
+    notice = ev(K.PREAVVISO, 24 * 60, receipt_message_id="<w@p>", signature=v.FIRMA_VERIFICATA)
+    assert derive_status([acc, notice]).stato == v.ST_DELAYED
 
 
 def test_notice_with_5_4_1_is_final():
@@ -227,3 +231,58 @@ def test_ended_without_hand_over_for_another_reason_keeps_the_senders_words():
     assert (bare.stato, bare.dettaglio) == (v.ST_TO_SEND, st.MSG_NON_INVIATO)
     zero_retries = derive_status([ev(K.SMTP_ESAURITO, 1, retry_count=0, detail="421 busy")])
     assert zero_retries.esito == v.ESITO_TEMPORANEO and "421 busy" in zero_retries.dettaglio
+
+
+# --- issue 12: trust order, signed identity, bounces ---------------------------------------------
+
+V, U, A = v.FIRMA_VERIFICATA, v.FIRMA_NON_VERIFICATA, v.FIRMA_ASSENTE
+
+
+def test_a_verified_failure_is_never_replaced_by_an_unverified_delivery():
+    acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=V)
+    failed = ev(K.ERRORE_CONSEGNA, 1, receipt_message_id="<e@p>", signature=V, esito=v.ESITO_INDIRIZZO_INESISTENTE)
+    forged = ev(K.AVVENUTA_CONSEGNA, 2, receipt_message_id="<f@p>", signature=U)
+    for events in itertools.permutations([acc, failed, forged]):
+        result = derive_status(list(events))
+        assert (result.stato, result.firma, result.esito) == (v.ST_NOT_DELIVERED, V, v.ESITO_INDIRIZZO_INESISTENTE)
+        assert result.overruled == (forged,)
+
+
+def test_unverified_receipts_compete_only_without_a_verified_final_outcome():
+    acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=V)
+    unverified = ev(K.AVVENUTA_CONSEGNA, 2, receipt_message_id="<f@p>", signature=U)
+    result = derive_status([acc, unverified])
+    assert (result.stato, result.firma, result.overruled) == (v.ST_DELIVERED, U, ())
+    external = ev(K.ACCETTAZIONE_ESTERNO, 0, receipt_message_id="<x@p>", signature=V, esito=v.ESITO_NON_PEC)
+    assert derive_status([external, unverified]).stato == v.ST_ACCEPTED_EXTERNAL
+
+
+def test_a_replayed_notice_is_one_notice_and_unverified_notices_are_never_final():
+    acc = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=V)
+    notice = ev(K.PREAVVISO, 12 * 60, receipt_message_id="<w1@p>", signature=V, provider_id="id1", recipient="r@x")
+    replay = notice._replace(receipt_message_id="<w2@p>")  # only the unsigned Message-ID changed
+    assert derive_status([acc, notice, replay]).stato == v.ST_DELAYED
+    unsigned_second = notice._replace(receipt_message_id="<w3@p>", event_time=notice.event_time + timedelta(hours=1),
+                                      signature=U)
+    assert derive_status([acc, notice, unsigned_second]).stato == v.ST_DELAYED
+    signed_second = unsigned_second._replace(signature=V)
+    assert derive_status([acc, notice, signed_second]).stato == v.ST_NOT_DELIVERED
+    # An unverified 5.4.1 notice is a final outcome only where no verified one exists (rule 1).
+    unsigned_541 = notice._replace(receipt_message_id="<w4@p>", signature=U, detail="5.4.1 scaduto")
+    result = derive_status([acc, notice, unsigned_541])
+    assert (result.stato, result.firma, result.esito) == (v.ST_NOT_DELIVERED, U, v.ESITO_TEMPO_SCADUTO)
+    delivered = ev(K.AVVENUTA_CONSEGNA, 13 * 60, receipt_message_id="<d@p>", signature=V)
+    result = derive_status([acc, notice, unsigned_541, delivered])
+    assert (result.stato, result.firma, result.overruled) == (v.ST_DELIVERED, V, (unsigned_541,))
+
+
+def test_bounces_end_only_non_pec_rows():
+    bounce = ev(K.ANOMALIA, 30, receipt_message_id="<b@p>", esito=v.ESITO_INDIRIZZO_INESISTENTE, signature=A)
+    certified = ev(K.ACCETTAZIONE, 0, receipt_message_id="<a@p>", signature=V)
+    result = derive_status([certified, bounce])
+    assert (result.stato, result.ignored_bounces) == (v.ST_ACCEPTED, (bounce,))
+    assert derive_status([ev(K.SMTP_INVIATO, 0), bounce]).stato == v.ST_SENT
+    external = ev(K.ACCETTAZIONE_ESTERNO, 0, receipt_message_id="<x@p>", signature=V, esito=v.ESITO_NON_PEC)
+    for events in itertools.permutations([external, bounce]):
+        result = derive_status(list(events))
+        assert (result.stato, result.esito, result.ignored_bounces) == (v.ST_NOT_DELIVERED, v.ESITO_INDIRIZZO_INESISTENTE, ())

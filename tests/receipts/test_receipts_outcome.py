@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from receipts_builders import (
@@ -135,34 +135,21 @@ def test_delivered():
 
 # -- the two timeout notices ------------------------------------------------------------------
 
-ACCEPTED = EVENT_UTC - timedelta(hours=12)
-
-
-def test_first_timeout_notice_is_a_delay():
+def test_a_timeout_notice_is_a_delay_unless_its_signed_words_say_5_4_1():
+    # The other rules (a second distinct verified notice, 22 h after the verified acceptance) need
+    # the attempt's history and the signature verdicts: journal.status decides them (issue 12).
     pm = receipt("preavviso-errore-consegna", errore="altro", errore_esteso="Mancata consegna entro 12 ore")
-    outcome = classify(pm, acceptance_time=ACCEPTED)
+    outcome = classify(pm)
     assert (outcome.event, outcome.esito) == ("preavviso", None)
     assert outcome.detail == "Mancata consegna entro 12 ore"
     assert not outcome.final
 
 
-def test_second_timeout_notice_is_final():
-    pm = receipt("preavviso-errore-consegna", errore="altro")
-    outcome = classify(pm, acceptance_time=ACCEPTED, previous_timeout_notices=1)
-    assert (outcome.event, outcome.esito) == ("preavviso-finale", "Tempo scaduto")
-    assert outcome.final
-
-
-def test_timeout_notice_22_hours_after_acceptance_is_final():
-    pm = receipt("preavviso-errore-consegna", errore="altro")
-    assert classify(pm, acceptance_time=EVENT_UTC - timedelta(hours=22)).event == "preavviso-finale"
-    assert classify(pm, acceptance_time=EVENT_UTC - timedelta(hours=21, minutes=59)).event == "preavviso"
-    assert classify(pm).event == "preavviso"  # acceptance unknown: not final by time
-
-
 def test_timeout_notice_with_5_4_1_is_final():
     pm = receipt("preavviso-errore-consegna", errore="altro", errore_esteso="5.4.1 - Gestore - tempo scaduto")
-    assert classify(pm, acceptance_time=ACCEPTED).event == "preavviso-finale"
+    outcome = classify(pm)
+    assert (outcome.event, outcome.esito) == ("preavviso-finale", "Tempo scaduto")
+    assert outcome.final
 
 
 # -- provider-to-provider notices and other mail -----------------------------------------------

@@ -16,7 +16,7 @@ from receipts_builders import (
     unsigned_message,
 )
 
-from pecmass_xl.receipts.parse import normalize_message_id, parse_message
+from pecmass_xl.receipts.parse import CATEGORY_OTHER, CATEGORY_UNREADABLE, normalize_message_id, parse_message
 
 # (file, category, X-Ricevuta, ref_message_id, own Message-ID)
 REAL = [
@@ -222,23 +222,48 @@ def test_anomaly_envelope_without_bounce():
 # -- hostile or broken input never raises ----------------------------------------------------
 
 
-@pytest.mark.parametrize("raw", [b"", b"\r\n\r\n", b"\x00" * 100, b"X-Ricevuta: accettazione", "text", None, 42])
-def test_garbage_never_raises(raw):
+@pytest.mark.parametrize("raw,category", [
+    (b"", "other"), (b"\r\n\r\n", "other"), (b"\x00" * 100, "other"), (b"X-Ricevuta: accettazione", "receipt"),
+])
+def test_garbage_bytes_are_read_not_tripped_on(raw, category):
     pm = parse_message(raw)
-    assert pm.category in ("receipt", "other")
+    assert pm.category == category
+    assert not any("illeggibile (" in p for p in pm.problems)
+
+
+@pytest.mark.parametrize("raw", ["text", None, 42])
+def test_what_the_parser_trips_on_is_unreadable_with_its_reason(raw):
+    pm = parse_message(raw)
+    assert pm.category == CATEGORY_UNREADABLE
+    assert pm.problems == ("messaggio illeggibile (TypeError: raw must be bytes)",)
+
+
+def test_a_parser_failure_is_logged_and_never_other(monkeypatch, caplog):
+    import pecmass_xl.receipts.parse as parse_module
+
+    def broken(raw):
+        raise RuntimeError("guasto simulato")
+
+    monkeypatch.setattr(parse_module, "_parse", broken)
+    with caplog.at_level("WARNING", logger="pecmass.receipts"):
+        pm = parse_message(b"X-Ricevuta: accettazione\r\n\r\n")
+    assert pm.category == CATEGORY_UNREADABLE != CATEGORY_OTHER
+    assert pm.problems == ("messaggio illeggibile (RuntimeError: guasto simulato)",)
+    assert "guasto simulato" in caplog.text
 
 
 def test_truncated_and_mutated_samples_never_raise(fixture_bytes):
     rng = random.Random(5)
     for name in ("SimoneP91_avvenuta-consegna.eml", NAMIRIAL, "danzipie_email_3.eml"):
         raw = fixture_bytes(name)
+        # The parser reads every cut and mutation (a failure would be `unreadable`, i.e. quarantined).
         for cut in range(0, len(raw), max(1, len(raw) // 60)):
-            parse_message(raw[:cut])
+            assert parse_message(raw[:cut]).category != CATEGORY_UNREADABLE
         for _ in range(40):
             data = bytearray(raw)
             for _ in range(20):
                 data[rng.randrange(len(data))] = rng.randrange(256)
-            parse_message(bytes(data))
+            assert parse_message(bytes(data)).category != CATEGORY_UNREADABLE
 
 
 def test_deeply_nested_multiparts_are_bounded():

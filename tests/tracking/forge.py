@@ -1,10 +1,13 @@
 """Receipts made by the test, with the sandbox's own builder: genuine ones (signed by the sandbox
-provider's key) with chosen words, and forgeries (no signature, the wrong key, a receipt hidden
-inside a transport envelope, hostile XML)."""
+provider's key) with chosen words, dates and content, and forgeries (no signature, the wrong key,
+a receipt hidden inside a transport envelope, hostile XML, a genuine receipt replayed with a new
+top-level Message-ID, a daticert without `<msgid>`, an unsigned anomaly envelope with a forged
+delivery-status report)."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import re
 import time
@@ -18,7 +21,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from pecmass_xl.sandbox import certs, rules
 from pecmass_xl.sandbox.provider import moment
-from pecmass_xl.sandbox.receipts_builder import ReceiptBuilder, Submission, postacert
+from pecmass_xl.sandbox.receipts_builder import (
+    ReceiptBuilder,
+    Submission,
+    delivery_status_notification,
+    postacert,
+)
 from pecmass_xl.sandbox.signing import Signer
 
 
@@ -91,6 +99,54 @@ def delivered(builder: ReceiptBuilder, sub: Submission, when: float | None = Non
 
 def not_delivered(builder: ReceiptBuilder, sub: Submission, words: str, when: float | None = None) -> bytes:
     return builder.errore_consegna(sub, receipt_id(), moment(when or time.time()), sub.to[0], "altro", words, words)
+
+
+def accepted(builder: ReceiptBuilder, sub: Submission, when: float, external: bool = False) -> bytes:
+    """An acceptance signed at `when` (simulated POSIX time); `external`: the recipient is not PEC."""
+    if external:
+        sub = Submission(**{**sub.__dict__, "recipients": [(sub.to[0], "esterno")]})
+    return builder.accettazione(sub, receipt_id(), moment(when))
+
+
+def timeout_notice(builder: ReceiptBuilder, sub: Submission, when: float, final: bool = False) -> bytes:
+    """A `preavviso-errore-consegna` signed at `when`: the 12-hour wording (4.4.7) unless `final` (5.4.1)."""
+    return builder.preavviso_errore_consegna(sub, receipt_id(), moment(when), sub.to[0], final)
+
+
+def replayed(raw: bytes, message_id: str | None = None) -> bytes:
+    """The same signed receipt with only its (unsigned) top-level Message-ID changed."""
+    new = (message_id or receipt_id()).encode()
+    out, count = re.subn(rb"(?im)^Message-ID:[^\r\n]*(\r\n[ \t][^\r\n]*)*", b"Message-ID: " + new, raw, count=1)
+    assert count == 1, "the receipt has a Message-ID to replace"
+    return out
+
+
+class _NoMsgidBuilder(ReceiptBuilder):
+    def _daticert(self, sub, tipo, at, *, risposte, **extra):
+        return dataclasses.replace(super()._daticert(sub, tipo, at, risposte=risposte, **extra), msgid=None)
+
+
+def without_signed_msgid(sandbox_dir: Path) -> ReceiptBuilder:
+    """Signs as the provider, but its daticert has no `<msgid>` (as some providers send)."""
+    pki = certs.load_or_create(Path(sandbox_dir))
+    return _NoMsgidBuilder(Signer(pki.signer_cert, pki.signer_key), rules.SERVICE_ADDRESS)
+
+
+def delivered_with_content(builder: ReceiptBuilder, sub: Submission, original: bytes, when: float | None = None) -> bytes:
+    """A `completa` delivery receipt carrying `original` (the sent .eml, maybe altered) as postacert.eml."""
+    carried = postacert(original, sub.identificativo, sub.client_msgid, "from forged by forged")
+    return builder.avvenuta_consegna(sub, receipt_id(), moment(when or time.time()), sub.to[0], "completa", carried)
+
+
+def forged_bounce(builder: ReceiptBuilder, message_id: str, recipient: str, when: float | None = None,
+                  signed: bool = False) -> bytes:
+    """An anomaly envelope wrapping a delivery-status report that quotes `message_id` (unsigned unless `signed`)."""
+    at = moment(when or time.time())
+    bounced = (b"From: " + rules.SENDER.encode() + b"\r\nTo: " + recipient.encode() + b"\r\nMessage-ID: "
+               + message_id.encode() + b"\r\nSubject: Comunicazione\r\n\r\n")
+    dsn = delivery_status_notification(bounced, rules.SENDER, recipient, at, receipt_id())
+    envelope = builder.anomalia(dsn, at, "Messaggio non consegnato", "Message not delivered")
+    return envelope if signed else strip_signature(envelope)
 
 
 def strip_signature(raw: bytes) -> bytes:

@@ -55,7 +55,7 @@ def sent_campaign(sb, tmp_path, recipients, existing=None):
     return path, folder, ids
 
 
-def test_forged_delivery_receipts_count_but_are_flagged_and_listed(sb, tmp_path):
+def test_forged_delivery_receipts_are_kept_listed_and_never_overrule_a_verified_failure(sb, tmp_path):
     recipients = [unique("inesistente.a"), unique("inesistente.b"), unique("inesistente.c"),
                   unique("inesistente.d"), unique("inesistente.e")]
     path, folder, ids = sent_campaign(sb, tmp_path, recipients)
@@ -80,23 +80,22 @@ def test_forged_delivery_receipts_count_but_are_flagged_and_listed(sb, tmp_path)
     code, doc = run_json("receipts", path, "--json")
     assert code == 1
     rows = sheet_rows(path)
-    # They count (the strongest event wins) but never as verified.
-    assert [r[c.COL_STATUS] for r in rows[:4]] == ["Consegnato"] * 4
-    # An unsigned certified receipt is unverified (only a bounce, not a certified notice, is "assente").
-    assert [r[c.COL_SIGNATURE] for r in rows[:4]] == ["non verificata"] * 4
-    assert rows[4][c.COL_STATUS] == "Mancata consegna" and rows[4][c.COL_SIGNATURE] == "verificata"
+    # Issue 12: a verified failure is never replaced by an unverified delivery (row 3 did get a
+    # genuinely signed delivery receipt of its own: the strongest verified event wins there).
+    assert [(r[c.COL_STATUS], r[c.COL_SIGNATURE]) for r in rows] == [
+        ("Mancata consegna", "verificata")] * 3 + [("Consegnato", "verificata"), ("Mancata consegna", "verificata")]
+    assert len(receipt_events(path)) == 10 + 5, "every forgery is kept in the journal"
     listed = {a["id"]: a for a in doc["anomalies"]}
     for row in rows[:4]:
         assert row[c.COL_ID] in listed, "a forged delivery is listed as an anomaly"
-        assert listed[row[c.COL_ID]]["signature"] == "non verificata"
-        assert "Firma non verificata" in listed[row[c.COL_ID]]["reason"]
+        assert "ricevuta non verificata: ignorata" in listed[row[c.COL_ID]]["reason"]
     out = tmp_path / "r.csv"
     run("report", path, "-o", out)
     lines = list(csv.reader(out.read_text("utf-8-sig").splitlines(), delimiter=";"))
     col = {name: i for i, name in enumerate(lines[0])}
     flagged = {line[col[c.COL_ID]]: line[col["Anomalia"]] for line in lines[1:]}
     for row in rows[:4]:
-        assert "Firma" in flagged[row[c.COL_ID]], flagged[row[c.COL_ID]]
+        assert "ricevuta non verificata: ignorata" in flagged[row[c.COL_ID]], flagged[row[c.COL_ID]]
 
 
 def test_a_receipt_inside_a_transport_envelope_is_never_a_receipt(sb, tmp_path):
@@ -126,9 +125,11 @@ def test_the_sandbox_preset_trusts_only_the_sandbox_ca_whatever_certificato_ca_s
     path = make_campaign(tmp_path, recipients, settings={c.SET_CA_FILE: "bundle.pem"})
     path, folder, ids = sent_campaign(sb, tmp_path, recipients, existing=path)
     append(sb, folder, [forge.delivered(builder, forge.submission(ids[0], recipients[0]))])
-    run_json("receipts", path, "--json")
+    code, doc = run_json("receipts", path, "--json")
     row = sheet_rows(path)[0]
-    assert (row[c.COL_STATUS], row[c.COL_SIGNATURE]) == ("Consegnato", "non verificata")
+    # Signed by a CA of the TLS bundle only: unverified, so it cannot overrule the verified failure.
+    assert (row[c.COL_STATUS], row[c.COL_SIGNATURE]) == ("Mancata consegna", "verificata")
+    assert "ricevuta non verificata: ignorata" in doc["anomalies"][0]["reason"]
     events = receipt_events(path)
     assert sorted(e.signature for e in events) == ["non verificata", "verificata", "verificata"]
 
@@ -155,7 +156,7 @@ def test_hostile_xml_in_the_mailbox_never_stops_a_sync(sb, tmp_path, xml):
     # The hostile message counts for nothing certified: its daticert was refused, it is not verified,
     # and the row it names is listed for the user to look at.
     assert code == 1 and [a["id"] for a in doc["anomalies"]] == [rows[0][c.COL_ID]]
-    assert doc["anomalies"][0]["reason"] == "Firma non verificata"
+    assert doc["anomalies"][0]["reason"] == "ricevuta non verificata: ignorata"
     for event in receipt_events(path):
         assert "root:" not in (event.detail or "") and "lol" not in (event.detail or "")
         assert len(event.detail or "") < 10_000

@@ -159,7 +159,8 @@ def test_a_resent_row_shows_its_latest_attempt_and_keeps_both(sb, tmp_path, caps
     capsys.readouterr()
     rows = sheet_rows(path)
     row = rows[0]
-    assert (row[c.COL_STATUS], row[c.COL_OUTCOME], row[c.COL_DETAIL]) == ("Consegnato", "Consegnata", None)
+    assert (row[c.COL_STATUS], row[c.COL_OUTCOME], row[c.COL_DETAIL]) == (
+        "Consegnato", "Consegnata", "Contenuto consegnato identico all'inviato")
     # A late copy of the first attempt's failure changes nothing: the row shows its latest attempt.
     folder = new_folder(sb)
     from .conftest import set_settings

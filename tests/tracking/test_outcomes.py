@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pecmass_xl.journal.archive import MANIFEST, verify_manifest
+from pecmass_xl.journal.archive import EVIDENCE_PAGE, MANIFEST, verify_manifest
 from pecmass_xl.sandbox import Sandbox
 from pecmass_xl.workbook import contract as c
 
@@ -163,7 +163,8 @@ def test_the_archive_holds_the_sent_message_and_every_receipt_as_received(done):
             view = views[row[c.COL_ID]]
             folder = archive / row[c.COL_ID]
             assert verify_manifest(folder) == []
-            files = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST)
+            # The evidence page is derived from the files (and lists their SHA-256): not in the manifest.
+            files = sorted(p.name for p in folder.iterdir() if p.name not in (MANIFEST, EVIDENCE_PAGE))
             listed = sorted(line.split("  ", 1)[1] for line in (folder / MANIFEST).read_text("utf-8").splitlines())
             assert files == listed, "every file of the folder is in the manifest, once"
             sent = (folder / "inviato-1.eml").read_bytes()
@@ -189,14 +190,15 @@ def _sandbox_messages(done: Campaign, address: str) -> list[bytes]:
     return read_mailbox(done.sandbox_dir.resolve(), address)
 
 
-def test_the_receipts_column_links_each_row_to_its_archive_folder(done):
-    archive = done.path.parent / "campagna - archivio PEC"
+def test_the_receipts_column_links_each_row_to_its_evidence_page_relative_to_the_workbook(done):
     ids = [row[c.COL_ID] for row in sheet_rows(done.path)]
     for row_id, cell in zip(ids, sheet_cells(done.path, c.COL_RECEIPTS), strict=False):
         assert cell.data_type == "f"
         match = re.fullmatch(r'=HYPERLINK\("(.+)","Apri ricevute"\)', cell.value)
         assert match, cell.value
-        assert Path(match.group(1)) == (archive / row_id).resolve() or Path(match.group(1)) == archive / row_id
+        # Same drive: relative, so the workbook and its archive can move together.
+        assert Path(match.group(1)) == Path("campagna - archivio PEC") / row_id / EVIDENCE_PAGE
+        assert (done.path.parent / match.group(1)).is_file()
 
 
 def test_the_report_lists_anomalies_first_with_hashes_of_the_archived_files(done, capsys):
