@@ -17,7 +17,7 @@ from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.signals import STOP_META, WORKER_META
-from pecmass_xl.tracking import evidence
+from pecmass_xl.tracking import evidence, quarantine
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 from pecmass_xl.tracking.trust import verifier_for
@@ -141,7 +141,7 @@ def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions
                 pending = pending_rows(views, options.bounce_window, options.now(), watched)
                 counts = dict(Counter(view.status.stato for view in views.values()))
                 outcome = ReceiptsOutcome(campaign, counts, total, rounds, pending, write_error)
-                outcome.anomalies = list_anomalies(views)
+                outcome.anomalies = list_anomalies(views, quarantine.rows_waiting(archive_root))
                 if on_round:
                     on_round(outcome)
                 if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
@@ -212,15 +212,17 @@ def sheet_is_current(sheet, update) -> bool:
     return True
 
 
-def list_anomalies(views) -> list[dict]:
-    """The rows to look at (see `anomalies`), for the command's output. `views`: `row_views()`."""
+def list_anomalies(views, quarantined: dict[str, int] | None = None) -> list[dict]:
+    """The rows to look at (see `anomalies`), for the command's output. `views`: `row_views()`;
+    `quarantined`: row id → unreadable messages of that row waiting in quarantine."""
     if isinstance(views, Journal):
         views = views.row_views()
+    quarantined = quarantined or {}
     out = []
     for row_id, view in views.items():
         status = view.status
-        reason = anomaly_reason(status.stato, status)
+        reason = anomaly_reason(status.stato, status, quarantined.get(row_id, 0))
         if reason:
             out.append({"id": row_id, "status": status.stato, "detail": status.dettaglio, "signature": status.firma,
-                        "reason": reason, "failure": is_failure(status.stato, status)})
+                        "reason": reason, "failure": is_failure(status.stato, status) or row_id in quarantined})
     return out

@@ -65,6 +65,15 @@ def pending(archive_root: Path) -> list[Quarantined]:
     return out
 
 
+def rows_waiting(archive_root: Path) -> dict[str, int]:
+    """Row id → how many of its messages wait in quarantine (those naming a row of this campaign)."""
+    counts: dict[str, int] = {}
+    for item in pending(archive_root):
+        if item.row_id:
+            counts[item.row_id] = counts.get(item.row_id, 0) + 1
+    return counts
+
+
 def release(item: Quarantined) -> None:
     """The message was read: move it (and its reason) to `riletti/`, out of the count."""
     target = item.path.parent / RECOVERED_DIR

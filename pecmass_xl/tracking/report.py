@@ -58,10 +58,7 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
     extra = ["Anomalia", "Tentativi", "Message-ID", "Identificativo gestore", "Prova del contenuto", "File inviato",
              "SHA-256 inviato", "Ricevute archiviate", "SHA-256 ricevute"]
     unreadable = quarantine.pending(archive_root)
-    quarantined_by_row: dict[str, int] = {}
-    for item in unreadable:
-        if item.row_id:
-            quarantined_by_row[item.row_id] = quarantined_by_row.get(item.row_id, 0) + 1
+    quarantined_by_row = quarantine.rows_waiting(archive_root)
     columns = ["Riga"] + headers + [col for col in c.RESULT_COLUMNS if col != c.COL_RECEIPTS] + extra
     lines: list[tuple[bool, int, list[str]]] = []
     counts: dict[str, int] = {}

@@ -270,6 +270,7 @@ def test_a_receipt_the_parser_trips_on_is_quarantined_reported_and_read_again(sb
     code, doc = run_json("receipts", path, "--json")
     assert (doc["recorded"], doc["quarantined"], doc["unreadable"]) == (1, 1, 1)
     assert code == 1
+    assert anomalies(doc)[sheet_rows(path)[0][c.COL_ID]] == "ricevuta illeggibile in quarantena"
     assert row(path) == ("Accettato", "verificata", None), "the delivery is not lost, only waiting"
     quarantine_dir = tmp_path / "campagna - archivio PEC" / "quarantena"
     kept = list(quarantine_dir.glob("*.eml"))
