@@ -39,7 +39,8 @@ from pecmass_xl.tracking import quarantine
 
 log = logging.getLogger("pecmass.receipts")
 
-NO_SIGNED_MSGID = "ricevuta senza msgid firmato: collegata al messaggio solo da intestazioni non firmate"
+NO_SIGNED_MSGID = ("dati firmati incompleti (tipo, identificativo, msgid o data assenti): la ricevuta è collegata "
+                   "al messaggio solo da intestazioni non firmate")
 EVENT_QUARANTINED = "quarantena"
 
 
