@@ -3,10 +3,13 @@
     =PEC_VALIDA(A2)                        TRUE when A2 is one well-formed PEC address
     =PEC_ANTEPRIMA(Messaggio!B5; Destinatari!A1:F1; Destinatari!A2:F2)
                                            the text the template gives for that row
-    =PEC_STATO(G2)                         the journal's `Stato invio` of an `ID invio`
+    =PEC_STATO(G2; pecmass!$B$3)           the journal's `Stato invio` of an `ID invio`
 
 Import them into a workbook with xlwings (UDF Modules: `udfs.pecmass_udfs`, then Import Functions).
 They are kept out of the template because xlwings' wrappers need a VBA reference to its add-in.
+PEC_STATO is not volatile (a volatile function would open the journal at every edit and freeze a big
+sheet): its second argument is the time stamp pecmass rewrites in the very hidden `pecmass` sheet at
+every write through Excel, so Excel recalculates the formulas exactly when pecmass has written.
 Each one is a thin wrapper around a plain function (`pec_valida`, `pec_anteprima`, `pec_stato`)
 that tests call directly; on Linux and macOS the xlwings decorators do nothing.
 """
@@ -25,7 +28,7 @@ from pecmass_xl.workbook.cell_values import cell_text
 
 CATEGORY = "PEC Massiva"
 STATUS_CACHE_SECONDS = 5.0  # a column of PEC_STATO reads the journal once, not once per cell
-_status_cache: dict[str, tuple[float, dict[str, str]]] = {}
+_status_cache: dict[str, tuple[float, Any, dict[str, str]]] = {}  # campaign -> (read at, stamp, statuses)
 
 
 def pec_valida(indirizzo: Any) -> bool:
@@ -55,23 +58,31 @@ def pec_anteprima(modello: Any, intestazioni: list[Any], valori: list[Any]) -> s
     return result.text or ""
 
 
-def pec_stato(id_invio: Any, campaign_id: str) -> str:
-    """`Stato invio` of a row as the campaign's journal says; "" when unknown."""
-    from pecmass_xl.journal import Journal
-    from pecmass_xl.journal.store import journal_path
+def pec_stato(id_invio: Any, campaign_id: str, updated: Any = None) -> str:
+    """`Stato invio` of a row as the campaign's journal says; "" when unknown.
 
+    `updated` is pecmass's last-write stamp: a new stamp reads the journal again; with no stamp a
+    column of formulas still reads the journal once every few seconds, not once per cell."""
     row_id = str(id_invio).strip() if id_invio not in (None, "") else ""
     if not row_id or not campaign_id:
         return ""
     cached = _status_cache.get(campaign_id)
-    if cached is None or time.monotonic() - cached[0] > STATUS_CACHE_SECONDS:
-        statuses: dict[str, str] = {}
-        if journal_path(campaign_id).exists():  # never create a journal from a formula
-            with Journal.for_campaign(campaign_id) as journal:
-                statuses = {rid: view.status.stato for rid, view in journal.row_views().items()}
-        cached = (time.monotonic(), statuses)
+    fresh = cached is not None and (cached[1] == updated if updated is not None
+                                    else time.monotonic() - cached[0] <= STATUS_CACHE_SECONDS)
+    if not fresh:
+        cached = (time.monotonic(), updated, _journal_statuses(campaign_id))
         _status_cache[campaign_id] = cached
-    return cached[1].get(row_id, "")
+    return cached[2].get(row_id, "")
+
+
+def _journal_statuses(campaign_id: str) -> dict[str, str]:
+    from pecmass_xl.journal import Journal
+    from pecmass_xl.journal.store import journal_path
+
+    if not journal_path(campaign_id).exists():  # never create a journal from a formula
+        return {}
+    with Journal.for_campaign(campaign_id) as journal:
+        return {rid: view.status.stato for rid, view in journal.row_views().items()}
 
 
 def _campaign_of(caller: Any) -> str:
@@ -104,6 +115,7 @@ def PEC_ANTEPRIMA(modello, intestazioni, valori):
 
 @xw.func(category=CATEGORY, volatile=False)
 @xw.arg("id_invio", doc="Cella con l'ID invio della riga")
-def PEC_STATO(id_invio, caller):
+@xw.arg("aggiornato", doc="pecmass!$B$3: l'ora dell'ultima scrittura di pecmass, che fa ricalcolare la formula")
+def PEC_STATO(id_invio, aggiornato=None, caller=None):
     """Lo Stato invio registrato da pecmass per un ID invio di questa cartella di lavoro."""
-    return pec_stato(id_invio, _campaign_of(caller))
+    return pec_stato(id_invio, _campaign_of(caller), aggiornato)

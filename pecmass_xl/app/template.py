@@ -18,13 +18,13 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import CellIsRule
-from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.core.vocabulary import STATUS_COLOURS
 from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import styles
 from pecmass_xl.workbook.macro_parts import add_macro_parts
 from pecmass_xl.workbook.ovba import MODULE_DOCUMENT, MODULE_PROCEDURAL, Module, Project, build_vba_project
 
@@ -99,8 +99,8 @@ def ensure_status_formatting(wb: Workbook) -> None:
             return
     target = f"{letter}2:{letter}1048576"
     for status, colour in STATUS_COLOURS.items():
-        fill = PatternFill("solid", fgColor=colour, bgColor=colour)
-        sheet.conditional_formatting.add(target, CellIsRule(operator="equal", formula=[f'"{status}"'], fill=fill))
+        sheet.conditional_formatting.add(
+            target, CellIsRule(operator="equal", formula=[f'"{status}"'], fill=styles.status_fill(colour)))
 
 
 def build_template() -> bytes:

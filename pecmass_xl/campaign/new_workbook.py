@@ -141,6 +141,7 @@ def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_AD
     marker = wb.create_sheet(c.SHEET_MARKER)
     marker["A1"], marker["B1"] = c.MARKER_VERSION, c.CONTRACT_VERSION
     marker["A2"], marker["B2"] = c.MARKER_CAMPAIGN, campaign_id or None
+    marker["A3"] = c.MARKER_UPDATED
     marker.sheet_state = "veryHidden"
     wb.active = 0
     return wb

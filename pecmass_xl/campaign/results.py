@@ -14,11 +14,14 @@ from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.riepilogo import Summary
 from pecmass_xl.workbook.write import ResultUpdate
 
+FORMULA_LITERAL_LIMIT = 255  # Excel refuses a formula with a longer string literal
 
 def receipts_link(folder: Path, workbook_folder: Path | None = None) -> str:
     """`Ricevute`: a link to the row's evidence page (its archive folder until the page exists).
     Relative to the workbook when both are on the same drive, so moving the workbook together with
-    its archive keeps every link working; absolute otherwise (Windows: another drive letter)."""
+    its archive keeps every link working, and the link stays short; absolute otherwise (Windows:
+    another drive letter). A target longer than Excel's 255-character limit for a string literal in
+    a formula is split into pieces joined with `&`."""
     page = folder / EVIDENCE_PAGE
     target = str(page if page.exists() else folder)
     if workbook_folder is not None:
@@ -26,13 +29,15 @@ def receipts_link(folder: Path, workbook_folder: Path | None = None) -> str:
             target = os.path.relpath(target, workbook_folder)
         except ValueError:
             pass  # another drive: keep the absolute path
-    target = target.replace('"', '""')
-    return f'=HYPERLINK("{target}","Apri ricevute")'
+    pieces = [target[i:i + FORMULA_LITERAL_LIMIT] for i in range(0, len(target), FORMULA_LITERAL_LIMIT)]
+    quoted = "&".join('"' + piece.replace('"', '""') + '"' for piece in pieces or [""])
+    return f'=HYPERLINK({quoted},"Apri ricevute")'
 
 
 def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
-                   new_ids: dict[int, str] | None = None) -> ResultUpdate:
-    """Result cells for every row the journal knows, plus check results for rows without an ID."""
+                   new_ids: dict[int, str] | None = None, workbook_folder: Path | None = None) -> ResultUpdate:
+    """Result cells for every row the journal knows, plus check results for rows without an ID;
+    `workbook_folder` makes the receipts links relative to it."""
     update = ResultUpdate(new_ids=dict(new_ids or {}))
     for row_id, view in journal.row_views().items():
         values = dict(view.result_columns())
@@ -43,7 +48,8 @@ def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
             proof = proofs.verdict(journal, view.attempt.message_id)
             values[c.COL_DETAIL] = proofs.detail_with_proof(str(values.get(c.COL_DETAIL) or ""), proof)
         folder = archive / row_id
-        values[c.COL_RECEIPTS] = receipts_link(folder, report.sheet.folder if report else None) if folder.exists() else None
+        base = workbook_folder or (report.sheet.folder if report else None)
+        values[c.COL_RECEIPTS] = receipts_link(folder, base) if folder.exists() else None
         update.by_id[row_id] = values
     if report is not None:
         frozen = set(update.new_ids)

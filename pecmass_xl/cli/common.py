@@ -7,10 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pecmass_xl.app.preconditions import InvalidSettings
 from pecmass_xl.campaign.problems import ERROR, Problem
 from pecmass_xl.core.errors import CannotRun
-from pecmass_xl.journal import campaign_lock
 
 
 def ask_yes_no(question: str) -> bool:
@@ -52,6 +50,8 @@ def print_counts(counts: dict[str, int]) -> None:
 @contextmanager
 def invalid_settings_as(message: str, list_problems: bool = True) -> Iterator[None]:
     """The CLI's wording of `app.preconditions.InvalidSettings`: the errors on stderr, then `message`."""
+    from pecmass_xl.app.preconditions import InvalidSettings
+
     try:
         yield
     except InvalidSettings as exc:
@@ -61,6 +61,8 @@ def invalid_settings_as(message: str, list_problems: bool = True) -> Iterator[No
 
 
 def busy_message(campaign: str, path: Path) -> str:
+    from pecmass_xl.journal import campaign_lock
+
     owner = campaign_lock(campaign).owner() or {}
     who = f" (processo {owner['pid']})" if "pid" in owner else ""
     return (f"Un invio o un aggiornamento delle ricevute di questa cartella di lavoro è già in corso{who} e aggiorna "

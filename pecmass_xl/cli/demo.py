@@ -5,12 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pecmass_xl.app.demo import run_demo
 from pecmass_xl.cli.common import print_counts
 from pecmass_xl.cli.main import print_json
-from pecmass_xl.cli.terminal import TerminalReporter
 from pecmass_xl.core.errors import EXIT_OK
-from pecmass_xl.workbook import contract as c
 
 
 def register(subparsers) -> None:
@@ -21,6 +18,10 @@ def register(subparsers) -> None:
 
 
 def cmd_demo(args) -> int:
+    from pecmass_xl.app.demo import run_demo
+    from pecmass_xl.cli.terminal import TerminalReporter
+    from pecmass_xl.workbook import contract as c
+
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print
     result = run_demo(args.dir, TerminalReporter(quiet=args.json), say)
     if args.json:

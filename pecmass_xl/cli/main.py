@@ -14,7 +14,6 @@ import sys
 
 from pecmass_xl import __version__
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, PecmassError
-from pecmass_xl.core.logging_setup import configure_logging
 
 # Each module under pecmass_xl.cli and the commands it registers. A command imports only its own
 # group (a lighter start: `send` needs neither the sandbox's servers nor the receipts' signature
@@ -27,6 +26,7 @@ COMMAND_GROUPS = {
     "pecmass_xl.cli.demo": ("demo",),
     "pecmass_xl.cli.sandbox": ("sandbox",),
     "pecmass_xl.cli.template": ("build-template",),
+    "pecmass_xl.cli.excel_setup": ("excel",),
 }
 COMMAND_MODULES = list(COMMAND_GROUPS)
 COMMAND_OWNERS = {command: module for module, commands in COMMAND_GROUPS.items() for command in commands}
@@ -76,6 +76,8 @@ def _command_word(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(_command_word(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    from pecmass_xl.core.logging_setup import configure_logging  # not needed by --help
+
     configure_logging(verbose=args.verbose)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)

@@ -5,15 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pecmass_xl.app import receipts as receipts_case
-from pecmass_xl.app.background import spawn_worker
-from pecmass_xl.app.report import export_report
 from pecmass_xl.cli.common import busy_message, invalid_settings_as, print_counts
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
-from pecmass_xl.journal import SendInProgress
-from pecmass_xl.tracking.follow import FollowOptions
-from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 SETTINGS_TO_CHECK = "Impostazioni non valide: eseguite «pecmass check» per i dettagli."
 
@@ -37,9 +31,16 @@ def register(subparsers) -> None:
 
 
 def cmd_receipts(args) -> int:
+    from pecmass_xl.app import receipts as receipts_case
+    from pecmass_xl.journal import SendInProgress
+    from pecmass_xl.tracking.follow import FollowOptions
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     book = FileWorkbook(args.path)
     if args.background:
         def start_worker() -> int:
+            from pecmass_xl.app.background import spawn_worker
+
             return spawn_worker(["receipts", str(book.path), "--follow", "--poll", str(args.poll),
                                  "--bounce-window", str(args.bounce_window)])
 
@@ -82,6 +83,9 @@ def cmd_receipts(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from pecmass_xl.app.report import export_report
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     summary = export_report(FileWorkbook(args.path), args.output, args.delimiter)
     print(f"Report di {summary.rows} righe ({summary.anomalies} anomalie, elencate per prime) in {summary.path}.")
     if summary.unreadable:

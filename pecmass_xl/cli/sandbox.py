@@ -8,11 +8,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pecmass_xl.core.errors import EXIT_OK, CannotRun
-from pecmass_xl.sandbox import Sandbox
-from pecmass_xl.sandbox.connection import CONNECTION_FILE
 from pecmass_xl.sandbox.faults import KINDS
+
+if TYPE_CHECKING:
+    from pecmass_xl.sandbox import Sandbox
 
 
 def register(subparsers) -> None:
@@ -68,6 +70,8 @@ def default_signing_processes() -> int:
 
 
 def cmd_sandbox(args) -> int:
+    from pecmass_xl.sandbox import Sandbox
+
     _validate(args)
     stop = threading.Event()
     previous = _install_signal_handlers(stop)
@@ -121,6 +125,8 @@ def _print_details(sandbox: Sandbox, args) -> None:
         lines.append("  PIPELINING:      non annunciato")
     if args.fault:
         lines.append(f"  Guasto simulato: {args.fault}")
+    from pecmass_xl.sandbox.connection import CONNECTION_FILE
+
     lines.append(f"Dati salvati in {Path(c['dir']) / CONNECTION_FILE}. Premete Ctrl-C per fermare.")
     print("\n".join(lines), flush=True)
 

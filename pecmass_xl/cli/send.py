@@ -6,17 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pecmass_xl.app import control, mailbox
-from pecmass_xl.app import send as send_case
-from pecmass_xl.app.background import SendJob, spawn_worker
-from pecmass_xl.app.preconditions import campaign_of
-from pecmass_xl.app.trial import trial_send
 from pecmass_xl.cli.common import busy_message, invalid_settings_as, print_counts, print_problems
 from pecmass_xl.cli.main import print_json
-from pecmass_xl.cli.terminal import TerminalReporter, TerminalUi
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, EXIT_LOGIN_REFUSED, EXIT_OK, CannotRun
-from pecmass_xl.sending.engine import SendOptions
-from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 SETTINGS_TO_FIX = "Impostazioni non valide: correggetele nel foglio Impostazioni."
 
@@ -65,6 +57,12 @@ def register(subparsers) -> None:
 
 
 def cmd_send(args) -> int:
+    from pecmass_xl.app import send as send_case
+    from pecmass_xl.app.background import SendJob, spawn_worker
+    from pecmass_xl.cli.terminal import TerminalReporter, TerminalUi
+    from pecmass_xl.sending.engine import SendOptions
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     resend = send_case.parse_resend(args.resend)
     book = FileWorkbook(args.path)
     options = SendOptions(in_doubt_wait=args.in_doubt_wait, max_retries=args.retries, backoff_base=args.backoff,
@@ -76,6 +74,7 @@ def cmd_send(args) -> int:
         return _sent(sent.outcome, args)
 
     def start_worker(job: SendJob) -> int:
+
         return spawn_worker(["send", str(book.path), "--confirmed", str(job.confirmation), *job.resend_arguments(),
                              "--in-doubt-wait", str(args.in_doubt_wait), "--retries", str(args.retries),
                              "--backoff", str(args.backoff), "--rate-limit-pause", str(args.rate_limit_pause)])
@@ -123,6 +122,10 @@ def _sent(outcome, args) -> int:
 
 
 def cmd_test(args) -> int:
+    from pecmass_xl.app.trial import trial_send
+    from pecmass_xl.cli.terminal import TerminalUi
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     book = FileWorkbook(args.path)
     with invalid_settings_as(SETTINGS_TO_FIX):
         result = trial_send(book, TerminalUi(assume_yes=args.yes, json=args.json), args.row, to=args.to)
@@ -145,6 +148,9 @@ def cmd_test(args) -> int:
 
 
 def cmd_check_connection(args) -> int:
+    from pecmass_xl.app import mailbox
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     with invalid_settings_as(SETTINGS_TO_FIX):
         report = mailbox.check_connection(FileWorkbook(args.path))
     if args.json:
@@ -161,6 +167,10 @@ def cmd_check_connection(args) -> int:
 
 
 def cmd_login(args) -> int:
+    from pecmass_xl.app import mailbox
+    from pecmass_xl.cli.terminal import TerminalUi
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     with invalid_settings_as(SETTINGS_TO_FIX):
         settings = mailbox.password_settings(FileWorkbook(args.path))
     if settings.is_sandbox:
@@ -173,6 +183,10 @@ def cmd_login(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from pecmass_xl.app import control
+    from pecmass_xl.app.preconditions import campaign_of
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     status = control.status(campaign_of(FileWorkbook(args.path)))
     if args.json:
         print_json(status.as_json())
@@ -190,6 +204,10 @@ def cmd_status(args) -> int:
 
 
 def cmd_stop(args) -> int:
+    from pecmass_xl.app import control
+    from pecmass_xl.app.preconditions import campaign_of
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     if not control.stop(campaign_of(FileWorkbook(args.path))):
         print("Nessun invio o aggiornamento in corso per questa cartella di lavoro.")
         return EXIT_OK

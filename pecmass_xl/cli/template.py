@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pecmass_xl.app.template import build_template_files
 from pecmass_xl.core.errors import EXIT_OK
 
 
@@ -21,6 +20,8 @@ def register(subparsers) -> None:
 
 
 def cmd_build_template(args) -> int:
+    from pecmass_xl.app.template import build_template_files
+
     for path in build_template_files(args.out):
         print(f"Creato il modello {path}.")
     return EXIT_OK

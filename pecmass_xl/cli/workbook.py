@@ -5,14 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from pecmass_xl.app.check import check
-from pecmass_xl.app.import_list import import_csv_file
-from pecmass_xl.app.new import new_workbook
-from pecmass_xl.app.preview import preview
 from pecmass_xl.cli.common import count_severity, lossy_confirmation, print_problems
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
-from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 
 def register(subparsers) -> None:
@@ -42,6 +37,8 @@ def register(subparsers) -> None:
 
 
 def cmd_new(args) -> int:
+    from pecmass_xl.app.new import new_workbook
+
     path = new_workbook(args.path)
     print(f"Creata la cartella di lavoro {path}.")
     print("Compilate Destinatari, Messaggio e Impostazioni, poi: pecmass check " + str(path))
@@ -49,6 +46,8 @@ def cmd_new(args) -> int:
 
 
 def cmd_import_csv(args) -> int:
+    from pecmass_xl.app.import_list import import_csv_file
+
     def may_replace(existing: int, _new: int) -> bool:
         if not args.replace:
             raise CannotRun(
@@ -70,6 +69,9 @@ def cmd_import_csv(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from pecmass_xl.app.check import check
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     book = FileWorkbook(args.path)
     report = check(book, write=args.write, confirm_lossy=lossy_confirmation(args.yes))
     problems = report.problems
@@ -86,6 +88,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_preview(args) -> int:
+    from pecmass_xl.app.preview import preview
+    from pecmass_xl.workbook.file_workbook import FileWorkbook
+
     book = FileWorkbook(args.path)
     result, problems = preview(book, args.row)
     if result is None:

@@ -55,6 +55,7 @@ class ExcelUi(ExcelDialogue):
 
     def __init__(self, book: ExcelWorkbook):
         self.book = book
+        self.status_shown = False  # the handler gives the Mac status bar back when nothing was shown
 
     def info(self, text: str) -> None:
         self.book.app.alert(text, title=TITLE, buttons="ok", mode="info")
@@ -78,4 +79,5 @@ class ExcelUi(ExcelDialogue):
             subprocess.Popen(["open" if sys.platform == "darwin" else "xdg-open", str(folder)])
 
     def status(self, text: str | None) -> None:
+        self.status_shown = True
         self.book.set_status(text)

@@ -12,13 +12,19 @@ Events on the Mac) costing about a millisecond, so this adapter touches Excel in
 
 Only a small part of xlwings' object model is used (see tests/excel/fake_xlwings.py), so the
 adapter runs unchanged against the fake in tests. Calls rejected because Excel is busy (the user is
-editing a cell) are retried a bounded number of times, then reported as `CannotRun`.
+editing a cell) are retried a bounded number of times, block by block, then reported as `CannotRun`.
+Excel's calculation mode and events are never touched (they are global to every open workbook, and
+one block write is one recalculation); screen updating is turned off for a write and restored from
+the value read once before it.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import gc
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,23 +44,40 @@ log = logging.getLogger("pecmass.excel")
 
 T = TypeVar("T")
 
-# HRESULTs of "Excel is busy, call again later" (the user is editing a cell, a dialog is open).
-BUSY_HRESULTS = {
-    -2147418111,  # 0x80010001 RPC_E_CALL_REJECTED
-    -2147417846,  # 0x8001010A RPC_E_SERVERCALL_RETRYLATER
-    -2146777998,  # 0x800AC472 VBA_E_IGNORE
-}
+# What reaches us when Excel cannot take calls (the user is editing a cell, a dialog is open), in
+# exactly the shapes xlwings' own retry wrapper retries before giving up (`xlwings/_xlwindows.py`,
+# `COMRetryMethodWrapper`/`COMRetryObjectWrapper`, 0.37.8 lines 128-270): a read or a call fails with
+# RPC_E_CALL_REJECTED; a write also with DISP_E_EXCEPTION whose excepinfo scode is None or
+# VBA_E_IGNORE; a read that pywin32 turns into AttributeError ends as xlwings' `ExcelBusyError`.
+RPC_E_CALL_REJECTED = -2147418111  # 0x80010001
+DISP_E_EXCEPTION = -2147352567  # 0x80020009
+VBA_E_IGNORE = -2146777998  # 0x800AC472
+BUSY_ERROR_NAME = "ExcelBusyError"  # xlwings._xlwindows.ExcelBusyError (line 159)
+XL_SHEET_VERY_HIDDEN = 2  # XlSheetVisibility.xlSheetVeryHidden
 TEXT_PREFIX = "'"
 RESULT_FONT_COLOUR = styles.rgb(styles.RESULT_TEXT_COLOUR)
 HEADER_FONT_COLOUR = styles.rgb(styles.HEADER_TEXT_COLOUR)
 RESULT_HEADER_COLOUR = styles.rgb(styles.RESULT_HEADER_COLOUR)
 TITLE_COLOUR = styles.rgb(styles.TITLE_COLOUR)
+BUSY_MESSAGE = ("Excel è occupato (forse una cella è in modifica): i risultati non sono stati scritti "
+                "ora, restano nel registro e compariranno al prossimo aggiornamento.")
 
 
 def is_busy_error(exc: BaseException) -> bool:
-    """True for the COM errors Excel raises while it cannot take calls."""
-    codes = [getattr(exc, "hresult", None), *(a for a in getattr(exc, "args", ())[:1])]
-    return any(code in BUSY_HRESULTS for code in codes if isinstance(code, int))
+    """True for the errors xlwings raises, once its own retries are over, while Excel cannot take calls."""
+    if type(exc).__name__ == BUSY_ERROR_NAME:
+        return True
+    args = getattr(exc, "args", ())
+    hresult = getattr(exc, "hresult", None)
+    if hresult is None and args and isinstance(args[0], int):
+        hresult = args[0]
+    if hresult == RPC_E_CALL_REJECTED:
+        return True
+    if hresult == DISP_E_EXCEPTION:
+        excepinfo = args[2] if len(args) > 2 else None
+        scode = excepinfo[5] if isinstance(excepinfo, tuple) and len(excepinfo) > 5 else None
+        return scode in (None, VBA_E_IGNORE)
+    return False
 
 
 def call_with_retries(action: Callable[[], T], attempts: int = 40, delay: float = 0.5,
@@ -67,13 +90,44 @@ def call_with_retries(action: Callable[[], T], attempts: int = 40, delay: float 
             if not is_busy_error(exc):
                 raise
             if attempt == attempts:
-                raise CannotRun(
-                    "Excel è occupato (forse una cella è in modifica): i risultati non sono stati scritti "
-                    "ora, restano nel registro e compariranno al prossimo aggiornamento."
-                ) from exc
+                raise CannotRun(BUSY_MESSAGE) from exc
             log.info("Excel busy, retry %d/%d", attempt, attempts)
             sleep(delay)
     raise AssertionError("unreachable")
+
+
+def workbook_fullname(book: Any) -> str:
+    """`Book.fullname`, which xlwings (>= 0.25) already maps from a OneDrive/SharePoint URL to the
+    synced local file, raising its `XlwingsError` when there is none: that becomes an Italian message."""
+    try:
+        return str(book.fullname)
+    except Exception as exc:
+        if type(exc).__name__ != "XlwingsError":
+            raise
+        raise CannotRun(
+            "La cartella di lavoro è aperta da OneDrive/SharePoint e non si trova la sua copia locale "
+            "sincronizzata: apritela dalla cartella sincronizzata sul computer (Esplora file / Finder)."
+        ) from exc
+
+
+def without_mac_cleanup() -> bool:
+    """Remove xlwings' Mac exit hook from this process; True if there was one.
+
+    On the Mac `import xlwings` registers with `atexit` a function (`xlwings/_xlmac.py`, `cleanup`,
+    0.37.8 line 4752) that runs the add-in's VBA `CleanUp` in every running Excel when Python exits:
+    it shows xlwings' log and sets `Application.StatusBar = False`, wiping the last progress or result
+    message, the only feedback channel on the Mac. pecmass reports its own errors, so the hook goes."""
+    module = sys.modules.get("xlwings._xlmac")
+    hook = getattr(module, "cleanup", None)
+    if hook is None:
+        return False
+    atexit.unregister(hook)
+    return True
+
+
+def release_com_references() -> None:
+    """Drop the COM proxies no longer referenced now, so an Excel the user quits can really end."""
+    gc.collect()
 
 
 @dataclass
@@ -106,27 +160,22 @@ class _Grid:
                             for col, value in enumerate(cells, start=min_col))
 
 
-def local_path(fullname: str) -> Path:
-    """The local path of a workbook; OneDrive/SharePoint give a URL as FullName while AutoSave is on."""
-    if fullname.lower().startswith(("http://", "https://")):
-        from xlwings.utils import fullname_url_to_local_path
-
-        try:
-            return Path(fullname_url_to_local_path(fullname))
-        except Exception as exc:  # xlwings raises when no synced folder matches
-            raise CannotRun(
-                "La cartella di lavoro è aperta da OneDrive/SharePoint e non si trova la sua copia locale "
-                "sincronizzata: apritela dalla cartella sincronizzata sul computer."
-            ) from exc
-    return Path(fullname)
-
-
 def locate_open_book(fullname: str, apps: Any) -> Any | None:
-    """The book open in any running Excel whose full name is `fullname`; never opens a file."""
+    """The book open in any running Excel whose full name is `fullname`; never opens a file.
+
+    A book whose name xlwings cannot resolve (an unrelated OneDrive workbook without a synced copy)
+    is skipped: it is not ours, and it must not stop the search."""
     wanted = fullname.casefold()
     for app in apps:
         for book in app.books:
-            if str(book.fullname).casefold() == wanted:
+            try:
+                name = str(book.fullname)
+            except Exception as exc:
+                if type(exc).__name__ != "XlwingsError":
+                    raise
+                log.info("an open workbook without a local path skipped")
+                continue
+            if name.casefold() == wanted:
                 return book
     return None
 
@@ -137,9 +186,12 @@ class ExcelWorkbook:
     def __init__(self, book: Any, retry_attempts: int = 40, retry_delay: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep):
         self.book = book
-        self.fullname = str(book.fullname)
-        self.path = local_path(self.fullname)
+        self.fullname = workbook_fullname(book)
+        self.path = Path(self.fullname)
         self._retry = dict(attempts=retry_attempts, delay=retry_delay, sleep=sleep)
+
+    def _retrying(self, action: Callable[[], T]) -> T:
+        return call_with_retries(action, **self._retry)
 
     @property
     def name(self) -> str:
@@ -213,29 +265,39 @@ class ExcelWorkbook:
     # ------------------------------------------------------------------------------------ write
     def write(self, update: ResultUpdate | None = None, summary: Summary | None = None,
               campaign_id: str | None = None, confirm_lossy: object = None) -> None:
-        """Result cells, the marker and Riepilogo; `confirm_lossy` is unused (Excel loses nothing)."""
+        """Result cells, the marker and Riepilogo; `confirm_lossy` is unused (Excel loses nothing).
 
-        def work() -> None:
-            with self._bulk():
-                if update is not None:
-                    self._write_results(update)
-                if campaign_id:
-                    self._write_marker(campaign_id)
-                if summary is not None:
-                    self._write_summary(summary)
-
-        call_with_retries(work, **self._retry)
+        Each block is retried on its own while the user is editing a cell; a block rewrites its
+        cells from what it reads, so a retried block gives the same cells."""
+        with self._screen_frozen():
+            if update is not None:
+                self._write_results(update)
+            self._retrying(lambda: self._write_marker(campaign_id))
+            if summary is not None:
+                self._retrying(lambda: self._write_summary(summary))
 
     @contextmanager
-    def _bulk(self) -> Iterator[None]:
-        """No redraw, recalculation or events while writing; the user's settings come back after."""
+    def _screen_frozen(self) -> Iterator[None]:
+        """No repaint while writing. Calculation and events are never touched (one block write is one
+        recalculation); the user's setting is read once and restored from that copy, never re-read. If
+        Excel stays busy past the retries the restore is still owed, and the next write pays it back
+        instead of taking the frozen screen for the user's choice."""
         app = self.app
-        previous = (app.screen_updating, app.calculation, app.enable_events)
-        app.screen_updating, app.calculation, app.enable_events = False, "manual", False
+        owed = getattr(self, "_screen_owed", False)
+        saved = True if owed else self._retrying(lambda: app.screen_updating)
+        if saved and not owed:
+            self._retrying(lambda: setattr(app, "screen_updating", False))
         try:
             yield
         finally:
-            app.screen_updating, app.calculation, app.enable_events = previous
+            if saved:
+                try:
+                    self._retrying(lambda: setattr(app, "screen_updating", True))
+                    self._screen_owed = False
+                except CannotRun:
+                    self._screen_owed = True
+                    log.warning("screen updating not restored yet: Excel stayed busy")
+                    raise
 
     def _list_sheet(self) -> Any:
         sheets = self._sheets()
@@ -257,7 +319,7 @@ class ExcelWorkbook:
         if missing:
             first = last_named + 1
             cells = sheet.range((1, first), (1, first + len(missing) - 1))
-            cells.value = [missing]
+            cells.value = [[_excel_value(None, name) for name in missing]]
             cells.color = RESULT_HEADER_COLOUR
             cells.font.bold = True
             cells.font.color = HEADER_FONT_COLOUR
@@ -265,12 +327,22 @@ class ExcelWorkbook:
         return positions
 
     def _write_results(self, update: ResultUpdate) -> None:
+        plan = self._retrying(lambda: self._result_cells(update))
+        if plan is None:
+            return
+        sheet, bottom, names, cells = plan
+        touched = sorted({column for column, name in names.items() if any(n == name for _, n in cells)})
+        for first, last in _runs(touched):
+            self._retrying(lambda f=first, la=last: self._write_run(sheet, f, la, bottom, names, cells))
+
+    def _result_cells(self, update: ResultUpdate):
+        """(sheet, last row, column names, {(row, column name): value}) of an update, or None."""
         sheet = self._list_sheet()
         last_row, last_col = self._extent(sheet)
         positions = self._result_positions(sheet, last_col)
         bottom = max([last_row, *update.by_row, *update.new_ids])
         if bottom < 2:
-            return
+            return None
         id_column = positions[c.COL_ID]
         ids = sheet.range((2, id_column), (bottom, id_column)).options(ndim=2).value
         row_ids = {number: _text(row[0]) for number, row in enumerate(ids, start=2)}
@@ -295,11 +367,8 @@ class ExcelWorkbook:
             for column, value in values.items():
                 cells[(number, column)] = value
         if not cells:
-            return
-        names = {column: name for name, column in positions.items()}
-        touched = sorted({positions[name] for _, name in cells})
-        for first, last in _runs(touched):
-            self._write_run(sheet, first, last, bottom, names, cells)
+            return None
+        return sheet, bottom, {column: name for name, column in positions.items()}, cells
 
     def _write_run(self, sheet: Any, first: int, last: int, bottom: int, names: dict[int, str],
                    cells: dict[tuple[int, str], object]) -> None:
@@ -330,16 +399,26 @@ class ExcelWorkbook:
         block_range.font.italic = True
         block_range.font.color = RESULT_FONT_COLOUR
 
-    def _write_marker(self, campaign_id: str) -> None:
+    def _write_marker(self, campaign_id: str | None) -> None:
+        """The very hidden `pecmass` sheet; its time stamp, rewritten by every write, is what
+        `=PEC_STATO(id; pecmass!$B$3)` depends on, so the formulas refresh without being volatile."""
         sheets = self._sheets()
         sheet = sheets.get(c.SHEET_MARKER)
         if sheet is None:
+            if not campaign_id:
+                return
             sheet = self.book.sheets.add(c.SHEET_MARKER, after=list(sheets.values())[-1])
-            sheet.visible = False
-        sheet.range((1, 1), (2, 2)).value = [
-            [c.MARKER_VERSION, c.CONTRACT_VERSION],
-            [c.MARKER_CAMPAIGN, TEXT_PREFIX + clean_text(campaign_id)],
-        ]
+        if sheet.visible != XL_SHEET_VERY_HIDDEN:
+            very_hide(sheet)
+        stamp = [TEXT_PREFIX + c.MARKER_UPDATED, dt.datetime.now().replace(microsecond=0)]
+        if campaign_id:
+            sheet.range((1, 1), (3, 2)).value = [
+                [TEXT_PREFIX + c.MARKER_VERSION, c.CONTRACT_VERSION],
+                [TEXT_PREFIX + c.MARKER_CAMPAIGN, TEXT_PREFIX + clean_text(campaign_id)],
+                stamp,
+            ]
+        else:
+            sheet.range((3, 1), (3, 2)).value = [stamp]
 
     def _write_summary(self, summary: Summary) -> None:
         sheets = self._sheets()
@@ -349,7 +428,9 @@ class ExcelWorkbook:
         layout = summary_layout(summary)
         sheet.clear_contents()
         width = max(len(row) for row in layout.rows)
-        sheet.range((1, 1), (len(layout.rows), width)).value = [row + [None] * (width - len(row)) for row in layout.rows]
+        # text as text: a month such as "2025-05" written raw would become a date
+        sheet.range((1, 1), (len(layout.rows), width)).value = [
+            [_excel_value(None, v) for v in row] + [None] * (width - len(row)) for row in layout.rows]
         title = sheet.range(TITLE_CELL)
         title.font.bold = True
         title.font.size = 14
@@ -367,37 +448,41 @@ class ExcelWorkbook:
         """`Destinatari` becomes `headers` + the result columns and `rows`, all as text, in one write;
         `Campi disponibili` lists the headers."""
 
-        def work() -> None:
-            with self._bulk():
-                sheet = self._list_sheet()
-                sheet.clear_contents()
-                width = len(headers) + len(c.RESULT_COLUMNS)
-                block = [list(headers) + list(c.RESULT_COLUMNS)]
-                for record in rows:
-                    cells = [_excel_value(None, value) for value in record[: len(headers)]]
-                    block.append(cells + [None] * (width - len(cells)))
-                sheet.range((1, 1), (len(block), width)).value = block
-                parameters = sheet.range((1, 1), (1, len(headers)))
-                parameters.color = TITLE_COLOUR
-                parameters.font.bold = True
-                parameters.font.color = HEADER_FONT_COLOUR
-                results = sheet.range((1, len(headers) + 1), (1, width))
-                results.color = RESULT_HEADER_COLOUR
-                results.font.bold = True
-                results.font.color = HEADER_FONT_COLOUR
+        width = len(headers) + len(c.RESULT_COLUMNS)
+        block = [[_excel_value(None, h) for h in list(headers) + list(c.RESULT_COLUMNS)]]  # '2025' stays text
+        for record in rows:
+            cells = [_excel_value(None, value) for value in record[: len(headers)]]
+            block.append(cells + [None] * (width - len(cells)))
 
-        call_with_retries(work, **self._retry)
+        def work() -> None:
+            sheet = self._list_sheet()
+            sheet.clear_contents()
+            sheet.range((1, 1), (len(block), width)).value = block
+            parameters = sheet.range((1, 1), (1, len(headers)))
+            parameters.color = TITLE_COLOUR
+            parameters.font.bold = True
+            parameters.font.color = HEADER_FONT_COLOUR
+            results = sheet.range((1, len(headers) + 1), (1, width))
+            results.color = RESULT_HEADER_COLOUR
+            results.font.bold = True
+            results.font.color = HEADER_FONT_COLOUR
+
+        with self._screen_frozen():
+            self._retrying(work)
         self.set_label_value(c.SHEET_MESSAGE, c.MSG_FIELDS, ", ".join(headers))
 
     def set_label_value(self, sheet_name: str, label: str, value: object) -> None:
         """Column B next to `label` in a label/value sheet (two calls: read column A, write B)."""
-        sheet = self._sheets().get(sheet_name)
-        if sheet is None:
-            return
-        labels = self._read_block(sheet, max_col=1)
-        row = next((n for n, (cell,) in enumerate(labels, start=1) if _text(cell) == label), len(labels) + 1)
-        target = sheet.range((row, 1), (row, 2))
-        target.value = [[label, _excel_value(None, value)]]
+
+        def work() -> None:
+            sheet = self._sheets().get(sheet_name)
+            if sheet is None:
+                return
+            labels = self._read_block(sheet, max_col=1)
+            row = next((n for n, (cell,) in enumerate(labels, start=1) if _text(cell) == label), len(labels) + 1)
+            sheet.range((row, 1), (row, 2)).value = [[_excel_value(None, label), _excel_value(None, value)]]
+
+        self._retrying(work)
 
     def show_sheet(self, name: str, rows: list[list[object]], title_rows: int = 1) -> None:
         """A sheet owned by pecmass (e.g. `Anteprima`): created if missing, replaced, shown."""
@@ -432,7 +517,21 @@ class ExcelWorkbook:
         self.app.status_bar = text if text else False
 
     def save(self) -> None:
-        call_with_retries(self.book.save, **self._retry)
+        self._retrying(self.book.save)
+
+
+def very_hide(sheet: Any) -> None:
+    """Make a sheet very hidden (not listed by Unhide), as the file writer does.
+
+    xlwings passes the value straight to Excel: on Windows `Sheet.visible = 2` sets
+    `Worksheet.Visible = xlSheetVeryHidden` (`_xlwindows.Sheet.visible`); on the Mac it hands it to
+    AppleScript (`_xlmac.Sheet.visible`: `self.xl.visible.set(value)`), which wants the keyword."""
+    if sys.platform == "darwin":
+        from appscript import k  # xlwings' Mac engine dependency
+
+        sheet.api.visible.set(k.sheet_very_hidden)
+    else:
+        sheet.visible = XL_SHEET_VERY_HIDDEN
 
 
 def _runs(columns: list[int]) -> list[tuple[int, int]]:

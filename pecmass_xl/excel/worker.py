@@ -16,17 +16,27 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pecmass_xl.app import receipts
 from pecmass_xl.app.send import send_confirmed
 from pecmass_xl.core.errors import CannotRun, PecmassError
 from pecmass_xl.core.logging_setup import configure_logging
-from pecmass_xl.excel.live_workbook import ExcelWorkbook, is_busy_error, locate_open_book
+from pecmass_xl.excel.live_workbook import (
+    ExcelWorkbook,
+    is_busy_error,
+    locate_open_book,
+    release_com_references,
+    without_mac_cleanup,
+)
 from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome
 from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome
+from pecmass_xl.workbook.sheetdata import SheetData
+
+T = TypeVar("T")
 
 log = logging.getLogger("pecmass.excel.worker")
 
@@ -37,51 +47,85 @@ CLOSED = ("La cartella di lavoro non è più aperta in Excel: i risultati restan
 
 
 class DetachedWorkbook(ExcelWorkbook):
-    """The open workbook seen from the worker: it may be closed or reopened at any moment."""
+    """The open workbook seen from the worker: it may be closed, reopened or Excel quit at any moment.
 
-    def __init__(self, book: Any, apps: Any, **kwargs: Any):
-        super().__init__(book, **kwargs)
+    It holds no COM reference between operations: each read, write or status update finds the book
+    among the running Excel instances, works, and lets every reference go. So an Excel the user quits
+    during a long send really ends (a held reference would keep it alive, hidden, and a workbook
+    double-clicked later could open inside it)."""
+
+    def __init__(self, fullname: str, apps: Any, **kwargs: Any):
+        self.fullname = fullname
+        self.path = Path(fullname)
+        self.book = None
         self._apps = apps
+        self._retry = dict(attempts=kwargs.get("retry_attempts", 40), delay=kwargs.get("retry_delay", 0.5),
+                           sleep=kwargs.get("sleep", time.sleep))
 
-    def _reattach(self) -> bool:
-        book = locate_open_book(self.fullname, self._apps)
+    @contextmanager
+    def _connected(self) -> Iterator[None]:
+        book = self._retrying(lambda: locate_open_book(self.fullname, self._apps))
         if book is None:
-            return False
+            raise CannotRun(CLOSED)
         self.book = book
-        return True
+        del book
+        try:
+            yield
+        finally:
+            self.book = None
+            release_com_references()
 
-    def write(self, *args: Any, **kwargs: Any) -> None:
+    def _attached(self, operation: Callable[[], T]) -> T:
+        """Run `operation` on the book, connected for it only; a failure not due to a busy Excel is
+        retried once if the book is still open (it may have been closed and reopened meanwhile)."""
         for attempt in (1, 2):
             try:
-                return super().write(*args, **kwargs)
+                with self._connected():
+                    return operation()
             except PecmassError:
                 raise
             except Exception as exc:
-                log.info("workbook write failed (%s)", type(exc).__name__)
-                if attempt == 2 or not self._reattach():
+                log.info("workbook operation failed (%s)", type(exc).__name__)
+                still_open = self._retrying(lambda: locate_open_book(self.fullname, self._apps)) is not None
+                release_com_references()
+                if not still_open:
                     raise CannotRun(CLOSED) from exc
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def read(self) -> SheetData:
+        return self._attached(super().read)
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        return self._attached(lambda: ExcelWorkbook.write(self, *args, **kwargs))
 
     def set_status(self, text: str | None) -> None:
         try:
-            super().set_status(text)
+            self._attached(lambda: ExcelWorkbook.set_status(self, text))
         except Exception:  # noqa: BLE001 - the status bar is a courtesy: never fail the work for it
             log.debug("status bar not updated")
 
 
 class StatusBarReporter(Reporter):
-    """Send progress in Excel's status bar, at most about once a second."""
+    """Send progress in Excel's status bar, no more often than the results are written.
 
-    def __init__(self, book: DetachedWorkbook, clock=time.monotonic):
+    Every write through Excel's object model clears the user's Undo list, so progress is not shown
+    more often than the engine writes the result columns (`SendOptions.write_every`)."""
+
+    def __init__(self, book: DetachedWorkbook, clock=time.monotonic, interval: float | None = None):
         self.book = book
         self.clock = clock
-        self.last = 0.0
+        self.interval = SendOptions().write_every if interval is None else interval
+        self.last: float | None = None
 
     def start(self, total: int) -> None:
+        self.last = self.clock()
         self.book.set_status(f"PEC Massiva: invio di {total} PEC…" if total else None)
 
     def row_done(self, done: int, total: int, row_number: int, status: str) -> None:
         now = self.clock()
-        if done == total or now - self.last >= 1.0:
+        if done == total or self.last is None or now - self.last >= self.interval:
             self.last = now
             self.book.set_status(f"PEC Massiva: {done} di {total} PEC consegnate al gestore…")
 
@@ -107,7 +151,8 @@ def find_book(fullname: str, apps: Any, timeout: float | None = None, sleep=time
 
 def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] = frozenset(),
              options: SendOptions | None = None) -> SendOutcome | None:
-    sent = send_confirmed(book, confirmation, resend, options, StatusBarReporter(book))
+    reporter = StatusBarReporter(book, interval=(options or SendOptions()).write_every)
+    sent = send_confirmed(book, confirmation, resend, options, reporter)
     outcome = sent.outcome
     if outcome is None:
         book.set_status("PEC Massiva: invio non avviato, ci sono errori generali (usate Verifica).")
@@ -152,12 +197,14 @@ def main(argv: list[str] | None = None, apps: Iterable[Any] | None = None) -> in
         import xlwings as xw
 
         _bound_com_retries()
+        without_mac_cleanup()
         apps = xw.apps
     found = find_book(fullname, apps)
     if found is None:
         log.warning("workbook not open in Excel: nothing done")
         return 2
-    book = DetachedWorkbook(found, apps)
+    del found
+    book = DetachedWorkbook(fullname, apps)
     try:
         if command == "send":
             resend = frozenset()

@@ -106,7 +106,7 @@ class SendRun:
         """Rewrite result columns and Riepilogo from the journal; an error text when the file is busy."""
         report = self.plan.report
         try:
-            update = journal_update(self.journal, report, self.archive_root, new_ids)
+            update = journal_update(self.journal, report, self.archive_root, new_ids, self.plan.book.path.parent)
             sheet_ids = {r.id_invio for r in report.rows if r.id_invio} | set((new_ids or {}).values()) | set(update.by_id)
             summary = journal_summary(self.journal, self.usage, self.settings.mailbox, report, sheet_ids)
             self.plan.book.write(update, summary, campaign_id=self.plan.campaign_id if self.plan.campaign_is_new else None,

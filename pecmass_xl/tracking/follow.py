@@ -159,7 +159,7 @@ def _write_sheet(book: WorkbookGateway, journal: Journal, usage, settings, repor
     """Result columns and Riepilogo from the journal in one write, unless the sheet already shows
     exactly that (a run with nothing new then costs no workbook write); the reason when it failed."""
     try:
-        update = journal_update(journal, report, archive_root)
+        update = journal_update(journal, report, archive_root, workbook_folder=Path(book.path).parent)
         if sheet_is_current(report.sheet, update):
             return None
         summary = journal_summary(journal, usage, settings.mailbox, report, set(update.by_id))

@@ -46,6 +46,7 @@ SHEET_MARKER = "pecmass"  # very hidden: contract version and campaign id
 
 MARKER_VERSION = "Versione contratto"
 MARKER_CAMPAIGN = "ID campagna"
+MARKER_UPDATED = "Ultimo aggiornamento"  # B3: rewritten at every write through Excel; PEC_STATO depends on it
 
 DEFAULT_ADDRESS_HEADER = "PEC"
 ATTACHMENTS_HEADER = "Allegati"

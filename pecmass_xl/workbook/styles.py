@@ -54,5 +54,11 @@ def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
     for status, colour in STATUS_COLOURS.items():
         ws.conditional_formatting.add(
             target,
-            CellIsRule(operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", fgColor=colour)),
+            CellIsRule(operator="equal", formula=[f'"{status}"'], fill=status_fill(colour)),
         )
+
+
+def status_fill(colour: str) -> PatternFill:
+    """The fill of a conditional format: Excel paints a differential (dxf) solid fill from `bgColor`,
+    openpyxl's cell fills from `fgColor`; setting both shows the colour in Excel and LibreOffice."""
+    return PatternFill("solid", fgColor=colour, bgColor=colour)

@@ -192,6 +192,7 @@ def set_marker(wb, campaign_id: str) -> None:
         ws.sheet_state = "veryHidden"
     ws["A1"], ws["B1"] = c.MARKER_VERSION, c.CONTRACT_VERSION
     ws["A2"], ws["B2"] = c.MARKER_CAMPAIGN, campaign_id
+    ws["A3"] = c.MARKER_UPDATED  # B3 is rewritten by each write through Excel (PEC_STATO depends on it)
 
 
 def set_label_value(wb, sheet: str, label: str, value: object) -> None:

@@ -146,8 +146,8 @@ def test_campi_inserts_the_placeholder_into_the_selected_cell(probe):
 def test_missing_addin_is_detected_and_explained_in_italian(probe):
     loaded, message, help_text = probe["result"]["calls"][1:4]
     assert loaded is False
-    assert "xlwings addin install" in message and "non risulta caricato" in message
-    assert "Proprietà" in message  # accents restored at run time from the ASCII source
+    assert "pecmass excel installa" in message and "non risulta caricato" in message
+    assert "è quello" in message  # accents restored at run time from the ASCII source
     assert "Invia" in help_text and "`" not in help_text + message
 
 

@@ -160,6 +160,10 @@ def test_check_preview_send_receipts_report_archive(sb, tmp_path):
     assert ribbon_actions.aggiorna_ricevute(book, ui, spawn=in_process(apps))
     assert column(fake, c.COL_STATUS)[:3] == [c.ST_DELIVERED] * 3
     assert all(isinstance(v, str) and v.startswith("Apri") for v in column(fake, c.COL_RECEIPTS)[:3])
+    receipts_col = [fake.sheets.items[0].peek(1, col) for col in range(1, 30)].index(c.COL_RECEIPTS) + 1
+    link = fake.sheets.items[0].peek_cell(2, receipts_col).formula
+    assert link.startswith('=HYPERLINK("') and str(tmp_path) not in link  # relative to the workbook
+    assert fake.app.references == 0  # the worker let Excel go
     assert "ricevute aggiornate" in fake.app._state["status_bar"]
 
     out = ribbon_actions.esporta_report(book, ui)
@@ -215,14 +219,14 @@ def test_a_workbook_closed_before_the_worker_starts_sends_nothing(sb, tmp_path, 
 
 def test_a_closed_workbook_becomes_a_cannot_run_and_a_reopened_one_is_found_again(tmp_path):
     book, fake, apps = open_campaign(tmp_path, addresses(2))
-    detached = worker.DetachedWorkbook(fake, apps, retry_attempts=2, retry_delay=0)
+    detached = worker.DetachedWorkbook(fake.fullname, apps, retry_attempts=2, retry_delay=0)
     fake.close()
     with pytest.raises(CannotRun, match="non è più aperta"):
         detached.write(campaign_id="CAMPAGNA2")
     reopened = FakeBook(fake.app, fake.fullname)
     reopened.sheets.items = fake.sheets.items
     detached.write(campaign_id="CAMPAGNA2")
-    assert detached.book is reopened
+    assert detached.book is None  # connected for the write only
     assert reopened.sheets[c.SHEET_MARKER].peek(2, 2) == "CAMPAGNA2"
 
 
@@ -333,3 +337,24 @@ def test_an_acknowledgement_given_in_excel_holds_for_the_terminal_too(tmp_path):
     assert ribbon_actions.invia(book, ui, spawn=lambda a: 0) is None
     assert "Legalmail" in ui.questions[0] and "Inviare 1 PEC" in ui.questions[1]
     assert send_facts(plan_send(book)).notice is None  # the CLI's `pecmass send` will not ask again
+
+
+def test_a_send_while_the_user_edits_a_cell_writes_everything_and_leaves_excel_as_it_was(sb, tmp_path):
+    """The worker on a strict fake: Excel refuses calls for a while in the middle of the send (a cell in
+    edit mode), as xlwings reports it once its own bounded retries are over."""
+    recipients = addresses(3)
+    book, fake, apps = open_campaign(tmp_path, recipients)
+    fake.app.com_attempts = worker.COM_ATTEMPTS  # what the worker sets in xlwings (N_COM_ATTEMPTS)
+    state = {k: fake.app._state[k] for k in ("screen_updating", "calculation", "enable_events")}
+
+    def user_starts_editing():
+        fake.app.reject(3 * worker.COM_ATTEMPTS, after=25)
+
+    ribbon_actions.invia(book, RecordingUi(answers=[True]), spawn=in_process(apps, before=user_starts_editing))
+    sb.wait_idle(10)
+    assert fake.app.rejected == 3 * worker.COM_ATTEMPTS
+    assert [envelopes(sb, a) for a in recipients] == [1, 1, 1]
+    assert all(column(fake, c.COL_ID)[:3])
+    assert "invio terminato, 3 PEC" in fake.app._state["status_bar"]
+    assert {k: fake.app._state[k] for k in state} == state
+    assert fake.app.references == 0

@@ -80,5 +80,5 @@ def test_pec_stato_finds_the_campaign_of_the_calling_workbook():
     marker.put_rows([[c.MARKER_VERSION, 1], [c.MARKER_CAMPAIGN, campaign]])
     caller = sheet.range((2, 12))
     u._status_cache.clear()
-    assert u.PEC_STATO(row_id, caller) == expected
+    assert u.PEC_STATO(row_id, dt.datetime(2026, 1, 1), caller) == expected
     assert u._campaign_of(object()) == ""

@@ -120,12 +120,14 @@ Private Function AddinMissingMessage() As String
     AddinMissingMessage = Accenti( _
         "I pulsanti di PEC Massiva usano Python tramite il componente aggiuntivo xlwings, " & _
         "che non risulta caricato in Excel." & vbCrLf & vbCrLf & _
-        "Per installarlo apri il Prompt dei comandi (sul Mac: il Terminale) e scrivi:" & vbCrLf & _
-        "    pip install pecmass-xl" & vbCrLf & _
-        "    xlwings addin install" & vbCrLf & vbCrLf & _
-        "Poi chiudi e riapri Excel. Se il problema resta, controlla in File > Opzioni > " & _
-        "Componenti aggiuntivi che xlwings sia attivo e che il file non sia bloccato " & _
-        "(Proprieta` del file > Sblocca).")
+        "Chiudi Excel, apri il Prompt dei comandi (sul Mac: il Terminale) e scrivi:" & vbCrLf & _
+        "    pecmass excel installa" & vbCrLf & _
+        "(il comando pecmass e` quello dell'ambiente Python in cui hai installato PEC Massiva, " & _
+        "vedi il file README). Poi riapri Excel." & vbCrLf & vbCrLf & _
+        "Se il problema resta, scrivi" & vbCrLf & _
+        "    pecmass excel verifica" & vbCrLf & _
+        "che controlla componente aggiuntivo, Python configurato, macro e blocchi di sicurezza " & _
+        "e dice cosa fare.")
 End Function
 
 Private Function HelpMessage() As String
@@ -142,8 +144,8 @@ Private Function HelpMessage() As String
         "Interrompi lo ferma." & vbCrLf & _
         "6. Aggiorna ricevute legge le ricevute e aggiorna Stato invio; Esporta report crea " & _
         "un file CSV; Apri archivio mostra i messaggi e le ricevute salvati." & vbCrLf & vbCrLf & _
-        "I pulsanti richiedono Python e il componente aggiuntivo xlwings " & _
-        "(pip install pecmass-xl, poi xlwings addin install).")
+        "I pulsanti richiedono Python e il componente aggiuntivo xlwings: " & _
+        "per installarlo o controllarlo, pecmass excel installa e pecmass excel verifica.")
 End Function
 
 ' ---------------------------------------------------------------------------------------------
