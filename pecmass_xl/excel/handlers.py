@@ -40,7 +40,7 @@ def _excel_ui(book: ExcelWorkbook) -> Any:
     return ExcelUi(book)
 
 
-make_ui: Callable[[ExcelWorkbook], Any] = _excel_ui  # replaced in tests
+make_ui: Callable[[ExcelWorkbook], Any] | None = None  # replaced in tests; None: Excel's own Ui
 
 
 def _run(action_name: str) -> Any:
@@ -56,7 +56,7 @@ def _run(action_name: str) -> Any:
     except PecmassError as exc:  # e.g. a OneDrive workbook without a local copy
         calling.app.alert(str(exc), title=TITLE, buttons="ok", mode="critical")
         return None
-    ui = make_ui(book)
+    ui = (make_ui or _excel_ui)(book)
     try:
         from pecmass_xl.excel import ribbon_actions
 
