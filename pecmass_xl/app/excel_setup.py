@@ -238,12 +238,14 @@ class Report:
         for f in self.findings:
             out.append(f"[{f.state}] {f.subject}: {f.detail}")
             if f.todo:
-                out += [f"      → {line}" for line in f.todo.splitlines()]
+                out += [f"      Cosa fare: {line}" if n == 0 else f"                 {line}"
+                        for n, line in enumerate(f.todo.splitlines())]
         out.append("")
         if not self.applicable:
             return out
         out.append("Tutto pronto: i pulsanti di PEC Massiva possono funzionare." if self.ready else
-                   "Qualcosa va sistemato: seguite le indicazioni → qui sopra, poi ripetete «pecmass excel verifica».")
+                   "Qualcosa va sistemato: seguite le indicazioni «Cosa fare» qui sopra, poi ripetete "
+                   "«pecmass excel verifica».")
         return out
 
 
