@@ -5,6 +5,7 @@
 #
 #     sh tools/check_wheel.sh            (from the repository root)
 set -eu
+rm -rf build  # setuptools' staging folder: a stale copy would put deleted modules into the wheel
 out=$(mktemp -d "${TMPDIR:-/tmp}/pecmass-wheel.XXXXXX")
 python3 -m venv "$out/build-venv"
 "$out/build-venv/bin/pip" install -q build
