@@ -36,7 +36,9 @@ below names the xlwings 0.37.8 source it mirrors (read in `.venv/lib/python3*/si
 - `Book.fullname` (`_xlwindows.Book.fullname`, line 914) converts a OneDrive/SharePoint URL with
   xlwings' own `utils.fullname_url_to_local_path`, which raises `XlwingsError` without a synced copy.
 - `App.quit()`: Excel ends only when no COM reference to it is held (`app.references`, objects
-  handed out by `apps` and `app.books`); otherwise it stays alive, hidden (`app.zombie`).
+  handed out by `apps` and `app.books`); otherwise it stays alive, hidden (`app.zombie`). xlwings
+  knows this: `_xlwindows.py` registers `cleanup()` with atexit "to clear up any zombie processes"
+  (line 119) and `App.quit` drops its `xl` reference (line 636).
 """
 
 from __future__ import annotations
