@@ -12,6 +12,15 @@ from pecmass_xl.workbook.riepilogo import Summary
 from pecmass_xl.workbook.write import ResultUpdate
 
 
+def unsent_row_counts(report: CheckReport) -> Counter:
+    """Rows without an `ID invio` (never queued): `Da inviare` or `Dati non validi`, as the checks say."""
+    counts: Counter = Counter()
+    for prepared in report.rows:
+        if not prepared.id_invio:
+            counts[c.ST_TO_SEND if prepared.ok and not report.blocking else c.ST_INVALID] += 1
+    return counts
+
+
 def counts_from_sheet(report: CheckReport) -> Counter:
     counts: Counter = Counter()
     for sheet_row, prepared in zip(report.sheet.rows, report.rows, strict=False):

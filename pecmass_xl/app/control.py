@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from pecmass_xl.app.check import unsent_row_counts
+from pecmass_xl.campaign.checks import run_checks
 from pecmass_xl.campaign.files import open_journal
 from pecmass_xl.sending import background
+from pecmass_xl.workbook.gateway import WorkbookGateway
 
 
 @dataclass
@@ -19,17 +22,24 @@ class CampaignStatus:
     tests: list[tuple[str, str, str]] = field(default_factory=list)  # (label, recipient, Stato invio)
 
     def as_json(self) -> dict:
-        return {"campaign": self.campaign, "running": self.running, "counts": self.counts, "progress": self.progress,
+        return {"campaign": self.campaign or None, "running": self.running, "counts": self.counts, "progress": self.progress,
                 "last_sync": self.last_sync.isoformat() if self.last_sync else None,
                 "tests": [{"test": t[0], "to": t[1], "status": t[2]} for t in self.tests]}
 
 
-def status(campaign: str) -> CampaignStatus:
+def status(campaign: str | None, book: WorkbookGateway | None = None) -> CampaignStatus:
+    """Every row's state: the journal's for rows sent, the checks' (`Da inviare`, `Dati non validi`)
+    for the rows of `book` never queued (issue 14.9: they were left out)."""
+    counts: dict[str, int] = dict(unsent_row_counts(run_checks(book.read()))) if book is not None else {}
+    if not campaign:
+        return CampaignStatus("", False, counts, {}, None)
     with open_journal(campaign) as journal:
+        for state, n in journal.status_counts().items():
+            counts[state] = counts.get(state, 0) + n
         return CampaignStatus(
             campaign=campaign,
             running=background.worker_running(campaign),
-            counts=journal.status_counts(),
+            counts=counts,
             progress=background.progress(journal),
             last_sync=journal.last_sync(),
             tests=[(t.attempt.label, t.attempt.recipient, t.status.stato) for t in journal.test_attempts()],

@@ -26,6 +26,7 @@ from pecmass_xl.journal import new_campaign_id
 from pecmass_xl.sending.engine import Reporter, SendOptions
 from pecmass_xl.tracking.follow import FollowOptions
 from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook import layout
 from pecmass_xl.workbook.file_workbook import FileWorkbook
 from pecmass_xl.workbook.write import atomic_save
 
@@ -134,6 +135,7 @@ def build_demo_workbook(directory: Path) -> Path:
         ws.append([address, name, protocol, 100 + 12.5 * index, dt.datetime(2026, 12, 31), attachment])
         ws.cell(ws.max_row, 4).number_format = "#,##0.00"
         ws.cell(ws.max_row, 5).number_format = "dd/mm/yyyy"
+        ws.cell(ws.max_row, 5).alignment = layout.DATE_ALIGNMENT  # a right-aligned date runs into Allegati
     from pecmass_xl.workbook.styles import style_result_columns
     style_result_columns(ws, 7, ws.max_row)
     msg = wb[c.SHEET_MESSAGE]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pecmass_xl.app.new import new_workbook
+from pecmass_xl.campaign.new_workbook import is_untouched_example
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.csv_import import CsvList, read_csv_list
@@ -37,7 +38,7 @@ def _import(book: WorkbookGateway, listing: CsvList, may_replace: MayReplace) ->
     if clash:
         raise CannotRun(f"Il CSV usa intestazioni riservate ai risultati di pecmass: {', '.join(clash)}. Rinominatele.")
     sheet = book.read()
-    if sheet.rows and not may_replace(len(sheet.rows), len(listing.rows)):
+    if sheet.rows and not is_untouched_example(sheet) and not may_replace(len(sheet.rows), len(listing.rows)):
         return None
     book.replace_list(listing.headers, listing.rows)
     address_column = str(sheet.settings.get(c.SET_ADDRESS_COLUMN) or c.DEFAULT_ADDRESS_HEADER).strip()

@@ -14,13 +14,16 @@ from pecmass_xl.campaign.files import open_ledger
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal.store import RESEND_CHOICES, RESEND_FAILED, RESEND_UNCERTAIN
 from pecmass_xl.mailclient.credentials import get_password
+from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.sending import background
+from pecmass_xl.sending.connection import connect_within
 from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome, SendRun
 from pecmass_xl.sending.plan import SendPlan, draft_hash, plan_send
 from pecmass_xl.workbook.gateway import WorkbookGateway
 
 log = logging.getLogger("pecmass.app.send")
 
+FOREGROUND_CONNECT_BUDGET = 8.0  # seconds the user waits for the SMTP server before a background send starts
 LEGALMAIL_NOTICE_KEY = "legalmail-contratto"  # one acknowledgement per mailbox, whichever front asked
 RESEND_FAILED_AND_UNCERTAIN = frozenset({RESEND_FAILED, RESEND_UNCERTAIN})
 
@@ -87,6 +90,14 @@ def send(book: WorkbookGateway, ui: Ui, resend: frozenset[str] = frozenset(), li
         return SendStart(plan, DECLINED)
     password = get_password(plan.settings)  # fail now, in front of the user, if no password is stored
     if start_worker is not None:
+        # Reach the server now, briefly, in front of the user: a worker that cannot connect would only
+        # say so in the status bar (ProviderUnreachable, an Italian CannotRun, says what to check).
+        ui.status("PEC Massiva: verifica della connessione al gestore…")
+        try:
+            with SmtpSession(plan.settings, password) as session:
+                connect_within(session, FOREGROUND_CONNECT_BUDGET)
+        finally:
+            ui.status(None)
         if save is not None:
             save()
         confirmation = write_confirmation(plan)

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pecmass_xl.core.italian import describe_error
+
 FORBIDDEN_EXTENSIONS = frozenset(
     "exe bat cmd com scr js jse vbs vbe ps1 psm1 msi msp jar lnk hta pif cpl reg wsf wsh scf inf dll".split()
 )
@@ -64,5 +66,5 @@ def inspect(reference: str, folder: Path) -> tuple[Attachment | None, str | None
             handle.read(1)
         size = path.stat().st_size
     except OSError as exc:
-        return None, "attachment_unreadable", f"L'allegato «{reference}» non si può leggere ({exc.strerror})."
+        return None, "attachment_unreadable", f"L'allegato «{reference}» non si può leggere ({describe_error(exc)})."
     return Attachment(path, name, size), None, None

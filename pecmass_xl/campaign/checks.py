@@ -14,8 +14,15 @@ from pecmass_xl.campaign.attachments import Attachment, inspect, split_paths
 from pecmass_xl.campaign.mime import MessageDraft
 from pecmass_xl.campaign.problems import ERROR, Problem, problem
 from pecmass_xl.campaign.settings import Settings, resolve_settings
-from pecmass_xl.campaign.templates import CompiledTemplate, compile_template, render
+from pecmass_xl.campaign.templates import (
+    CompiledTemplate,
+    compile_template,
+    field_syntax,
+    legacy_number_reading,
+    render,
+)
 from pecmass_xl.core.gc_pause import collector_paused
+from pecmass_xl.core.italian import format_count, format_number
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.sheetdata import ListRow, SheetData
 
@@ -29,6 +36,9 @@ class PreparedRow:
     id_invio: str
     draft: MessageDraft | None
     problems: list[Problem] = field(default_factory=list)
+    # The draft as pecmass 0.1.0 composed it, when it read a number in text differently (`1.500`):
+    # only to recognise a PEC sent before the upgrade by its content hash.
+    legacy_draft: MessageDraft | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,6 +138,7 @@ class _Checker:
         self.column_of = {h.name: h.column for h in sheet.headers if h.name}
         self.formulas = _formula_columns(sheet)
         self.seen_addresses: dict[str, int] = {}
+        self.legacy_rows: set[int] = set()
 
     def compile(self, label: str, required: bool) -> CompiledTemplate:
         source = self.sheet.message.get(label)
@@ -170,7 +181,7 @@ class _Checker:
         if total > RECEIPTS_VOLUME_WARNING_BYTES:
             self.general.append(problem(
                 "receipts_volume",
-                f"Con ricevute «completa» circa {total // 1_000_000} MB di allegati torneranno nella casella del mittente con le ricevute di consegna: valutate «breve» o «sintetica», o liberate spazio.",
+                f"Con ricevute «completa» circa {format_count(total // 1_000_000)} MB di allegati torneranno nella casella del mittente con le ricevute di consegna: valutate «breve» o «sintetica», o liberate spazio.",
                 column=c.MSG_RECEIPT_TYPE,
             ))
 
@@ -227,20 +238,37 @@ class _Checker:
             draft = MessageDraft(address, subject, text, attachments)
             size = draft.estimated_size()
             if size > self.settings.max_size_bytes:
-                found.append(problem("message_too_large", f"Il messaggio codificato è di circa {size / 1_000_000:.1f} MB, oltre il limite di {self.settings.max_size_mb:g} MB: riducete o comprimete gli allegati.", row=n, column=c.ATTACHMENTS_HEADER))
+                found.append(problem("message_too_large", f"Il messaggio codificato è di circa {format_number(size / 1_000_000)} MB, oltre il limite di {format_number(self.settings.max_size_mb, 3)} MB: riducete o comprimete gli allegati.", row=n, column=c.ATTACHMENTS_HEADER))
         if row.id_invio and any(p.severity == ERROR for p in found):
             found.append(problem("row_already_sent", f"La riga ha già l'ID invio {row.id_invio}: il suo stato resta quello registrato.", row=n, column=c.COL_ID))
-        return PreparedRow(n, row.id_invio, draft, found)
+        legacy = self.legacy_draft(row, draft) if draft is not None and n in self.legacy_rows else None
+        return PreparedRow(n, row.id_invio, draft, found, legacy)
+
+    def legacy_draft(self, row: ListRow, draft: MessageDraft) -> MessageDraft | None:
+        """The message as pecmass 0.1.0 composed it (numbers in text read its way), or None if it failed."""
+        with legacy_number_reading():
+            subject = render(self.subject, row.values)
+            text = render(self.text, row.values)
+        if subject.text is None or text.text is None:
+            return None
+        return MessageDraft(draft.to, subject.text.strip(), text.text, draft.attachments)
 
     def render_field(self, compiled: CompiledTemplate, row: ListRow, found: list[Problem]) -> str | None:
         if compiled.template is None or compiled.issues:
             return None  # the template's own error, said once, blocks every row: no echo per row
         result = render(compiled, row.values)
+        if result.error_code == "number_ambiguous":
+            column = next((h for h, v in row.values.items() if str(v) == result.error_value), compiled.label)
+            found.append(problem("number_ambiguous", f"Il modello «{compiled.label}» usa questo valore come numero: {result.error}.", row=row.number, column=column))
+            return None
         if result.error:
             found.append(problem("template_render", f"Il modello non si compone per questa riga: {result.error}.", row=row.number, column=compiled.label))
             return None
+        if result.legacy_readings:
+            self.legacy_rows.add(row.number)
         for name in result.empty_fields:
-            found.append(problem("template_empty_value", f"La cella è vuota ma il modello «{compiled.label}» la usa: compilatela o usate {{% if {name if name.isidentifier() else 'riga[…]'} %}}…{{% endif %}}.", row=row.number, column=name))
+            guard = field_syntax(name)[3:-3]
+            found.append(problem("template_empty_value", f"La cella è vuota ma il modello «{compiled.label}» la usa: compilatela o usate {{% if {guard} %}}…{{% endif %}}.", row=row.number, column=name))
         if result.empty_fields:
             return None
         return result.text

@@ -11,7 +11,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from pecmass_xl.campaign.presets import PRESET_NAMES, SANDBOX
 from pecmass_xl.workbook import contract as c
-from pecmass_xl.workbook import styles
+from pecmass_xl.workbook import layout, styles
+from pecmass_xl.workbook.layout import format_label_sheet
 
 EXAMPLE_HEADERS = ["PEC", "Nome", "Cognome", "Importo", "Scadenza", "Allegati"]
 EXAMPLE_ROW = ["mario.rossi@esempio.pec.test", "Mario", "Rossi", 1234.5, dt.datetime(2026, 12, 31), ""]
@@ -57,6 +58,19 @@ HEADER_HELP = {
     "Allegati": "Allegati personali: uno o più percorsi separati da ; relativi alla cartella della cartella di lavoro.",
     c.COL_ID: "Colonna di pecmass: non modificare.",
 }
+
+
+def is_untouched_example(sheet) -> bool:
+    """The list is the one example row `pecmass new` wrote, unchanged: an import may replace it freely."""
+    if len(sheet.rows) != 1 or sheet.rows[0].id_invio:
+        return False
+    names = [h.name for h in sheet.parameter_headers]
+    if names[1:] != EXAMPLE_HEADERS[1:]:
+        return False
+    values = sheet.rows[0].values
+    raw = [getattr(values.get(name), "raw", values.get(name)) for name in names]
+    expected = [None if v == "" else v for v in EXAMPLE_ROW]
+    return [None if v in ("", None) else v for v in raw] == expected
 
 
 def _label_value_sheet(ws, title: str, rows: list[tuple[str, object, str]]) -> None:
@@ -110,6 +124,7 @@ def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_AD
     ws.append(EXAMPLE_ROW + [None] * len(c.RESULT_COLUMNS))
     ws["D2"].number_format = "#,##0.00"
     ws["E2"].number_format = "dd/mm/yyyy"
+    ws["E2"].alignment = layout.DATE_ALIGNMENT
     for col, name in enumerate(headers, start=1):
         cell = ws.cell(1, col)
         cell.font = styles.HEADER_FONT
@@ -125,6 +140,7 @@ def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_AD
     _add_list_validation(msg, c.MSG_RECEIPT_TYPE, c.RECEIPT_TYPES)
     msg.cell(_row_of(msg, c.MSG_FIELDS), 2).value = ", ".join(headers)
     msg.row_dimensions[_row_of(msg, c.MSG_TEXT)].height = 120
+    format_label_sheet(msg)
 
     settings = wb.create_sheet(c.SHEET_SETTINGS)
     _label_value_sheet(settings, "Impostazioni (mai la password: la chiede pecmass e la conserva il sistema)", SETTINGS_ROWS)
@@ -132,6 +148,7 @@ def build_new_workbook(campaign_id: str = "", address_header: str = c.DEFAULT_AD
     _add_list_validation(settings, c.SET_SMTP_SECURITY, c.SECURITY_MODES)
     _add_list_validation(settings, c.SET_IMAP_SECURITY, c.SECURITY_MODES)
     _add_list_validation(settings, c.SET_SAVE_SENT_COPY, ("Sì", "No"))
+    format_label_sheet(settings)
 
     summary = wb.create_sheet(c.SHEET_SUMMARY)
     summary["A1"] = "Riepilogo"

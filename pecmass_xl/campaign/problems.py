@@ -51,6 +51,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "template_unknown_field": (ERROR, "il modello usa un campo che non è un'intestazione (indica la più simile)"),
     "template_empty_value": (ERROR, "il modello usa un valore vuoto in questa riga senza condizione {% if %}"),
     "template_render": (ERROR, "il modello non si può comporre per questa riga (es. filtro su un valore non adatto)"),
+    "number_ambiguous": (ERROR, "un valore usato come numero (euro, numero, confronti) non è scritto all'italiana: 1.234,56"),
     "subject_empty": (ERROR, "l'oggetto composto è vuoto"),
     "subject_multiline": (ERROR, "l'oggetto composto va su più righe"),
     "text_empty": (WARNING, "il testo composto è vuoto"),

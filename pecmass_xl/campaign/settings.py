@@ -37,6 +37,7 @@ class Settings:
     receipt_type: str = "completa"
     sandbox_dir: Path | None = None
     sandbox_password: str | None = None
+    sandbox_clock: dict | None = None  # the sandbox's published clock (connessione.json), if any
 
     @property
     def is_sandbox(self) -> bool:
@@ -131,6 +132,7 @@ def resolve_settings(values: dict[str, object], message: dict[str, object], work
             s.smtp_port = s.smtp_port if _text(values.get(c.SET_SMTP_PORT)) else connection.get("smtp_port")
             s.imap_port = s.imap_port if _text(values.get(c.SET_IMAP_PORT)) else connection.get("imap_port")
             s.sandbox_password = connection.get("password")
+            s.sandbox_clock = connection.get("clock") if isinstance(connection.get("clock"), dict) else None
             if connection.get("ca_file"):
                 s.ca_file = Path(connection["ca_file"])
     else:

@@ -7,15 +7,19 @@ without a guard (`{% if %}`, `or`) is an error for that row: an `EmptyValue` rec
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
-from pecmass_xl.workbook.cell_values import CellText, format_date, format_decimal_it, parse_italian_number
+from pecmass_xl.core.italian import format_decimal_it
+from pecmass_xl.workbook.cell_values import CellText, format_date, legacy_parse_number, read_italian_number
 
 ROW_VARIABLE = "riga"
 
@@ -64,20 +68,60 @@ def _raw_of(value: object) -> object:
     return getattr(value, "raw", value)
 
 
+class FieldError(ValueError):
+    """A value a filter cannot use; the message is already Italian."""
+
+
+class AmbiguousNumber(FieldError):
+    """A text value used as a number that is not written the Italian way (a `check` problem of its own)."""
+
+
+# Set while a row is rendered: the values whose reading differs from pecmass 0.1.0's (`1.500`), so the
+# send plan can recognise a PEC sent before the upgrade; with `legacy` set, that old reading is used.
+_READINGS: contextvars.ContextVar[list | None] = contextvars.ContextVar("number_readings", default=None)
+_LEGACY: contextvars.ContextVar[bool] = contextvars.ContextVar("legacy_numbers", default=False)
+
+
+@contextlib.contextmanager
+def legacy_number_reading():
+    """Render with pecmass 0.1.0's reading of numbers in text (only to recompute an old content hash)."""
+    token = _LEGACY.set(True)
+    try:
+        yield
+    finally:
+        _LEGACY.reset(token)
+
+
+def _number_of(raw: object, what: str) -> int | float | Decimal:
+    """A cell's value as a number: real numbers as they are, text by Italian rules (DESIGN §3)."""
+    if isinstance(raw, bool):
+        raise FieldError(f"un valore Sì/No non è {what}")
+    if isinstance(raw, (int, float, Decimal)):
+        return raw
+    text = str(raw)
+    reading = read_italian_number(text)
+    legacy = legacy_parse_number(text)
+    if reading.value is not None and legacy != reading.value:
+        seen = _READINGS.get()
+        if seen is not None:
+            seen.append(text)
+    if _LEGACY.get() and legacy is not None:
+        return legacy
+    if reading.problem:
+        error = AmbiguousNumber(reading.problem)
+        error.value = text
+        raise error
+    if reading.value is None:
+        raise FieldError(f"«{text}» non è {what}")
+    return reading.value
+
+
 def euro_filter(value: object) -> str:
-    """`1234.5` → `1.234,56 €`; text like `1234,5` is parsed as an Italian number."""
+    """`1234.5` → `1.234,50 €`; text is read by Italian rules (`1.500` is one thousand five hundred)."""
     raw = _raw_of(value)
     if raw is None or raw == "":
         return ""
-    if isinstance(raw, bool):
-        raise ValueError("un valore Sì/No non è un importo")
-    if isinstance(raw, (int, float)):
-        number = raw
-    else:
-        number = parse_italian_number(str(raw))
-        if number is None:
-            raise ValueError(f"«{raw}» non è un importo")
-    return f"{format_decimal_it(number, 2, thousands=True)} €"
+    return f"{format_decimal_it(_number_of(raw, 'un importo'), 2, thousands=True)} €"
 
 
 def date_filter(value: object, with_time: bool = False) -> str:
@@ -95,17 +139,49 @@ def date_filter(value: object, with_time: bool = False) -> str:
             return dt.datetime.strptime(text, fmt).strftime("%d/%m/%Y")
         except ValueError:
             continue
-    raise ValueError(f"«{text}» non è una data")
+    raise FieldError(f"«{text}» non è una data")
 
 
 def number_filter(value: object, decimals: int = 2) -> str:
     raw = _raw_of(value)
     if raw is None or raw == "":
         return ""
-    number = raw if isinstance(raw, (int, float)) else parse_italian_number(str(raw))
-    if number is None:
-        raise ValueError(f"«{raw}» non è un numero")
-    return format_decimal_it(number, decimals, thousands=True)
+    return format_decimal_it(_number_of(raw, "un numero"), decimals, thousands=True)
+
+
+class FieldValue(CellText):
+    """A row's value as a template sees it: printed as the cell shows it, compared as a number.
+
+    `{% if Importo > 1000 %}` on a text cell "1.500" compares one thousand five hundred, not text
+    with a number (which Python refuses in English).
+    """
+
+    def _compare(self, other, op):
+        if isinstance(other, (int, float, Decimal)) and not isinstance(other, bool):
+            return op(_number_of(self.raw, "un numero"), other)
+        return op(str(self), other)
+
+    def __lt__(self, other):
+        return self._compare(other, lambda a, b: a < b)
+
+    def __le__(self, other):
+        return self._compare(other, lambda a, b: a <= b)
+
+    def __gt__(self, other):
+        return self._compare(other, lambda a, b: a > b)
+
+    def __ge__(self, other):
+        return self._compare(other, lambda a, b: a >= b)
+
+    __hash__ = str.__hash__
+
+
+def _field_value(value: object) -> object:
+    if type(value) is str:
+        return FieldValue(value, value)
+    if type(value) is CellText:
+        return FieldValue(value, value.raw)
+    return value
 
 
 def make_environment() -> SandboxedEnvironment:
@@ -168,6 +244,22 @@ def nearest_header(name: str, headers: list[str]) -> str | None:
     return lowered[matches[0]] if matches else None
 
 
+def field_syntax(header: str) -> str:
+    """How a template names a header: `{{ Nome }}`, or `{{ riga["Data scadenza"] }}` when it is no identifier."""
+    if header.isidentifier():
+        return "{{ " + header + " }}"
+    quoted = header.replace("\\", "\\\\").replace('"', '\\"')
+    return "{{ " + ROW_VARIABLE + '["' + quoted + '"] }}'
+
+
+def _unknown_field_hint(near: str | None, headers: list[str]) -> str:
+    if near:
+        return f" Forse intendevate «{near}»: scrivete {field_syntax(near)}."
+    if headers:
+        return f" Campi disponibili: {', '.join(headers)}."
+    return " Il foglio Destinatari non ha intestazioni: scrivetele nella riga 1."
+
+
 def compile_template(label: str, source: str, headers: list[str]) -> CompiledTemplate:
     compiled = CompiledTemplate(label, source or "")
     try:
@@ -175,13 +267,13 @@ def compile_template(label: str, source: str, headers: list[str]) -> CompiledTem
         compiled.template = ENVIRONMENT.from_string(compiled.source)
         compiled.template.globals = {}  # no globals (see make_environment): nothing to copy per render
     except TemplateSyntaxError as exc:
-        compiled.issues.append(TemplateIssue("template_syntax", f"Errore di sintassi alla riga {exc.lineno} del modello: {exc.message}."))
+        compiled.issues.append(TemplateIssue("template_syntax", f"Errore di sintassi alla riga {exc.lineno} del modello: {italian_syntax_error(exc.message)}."))
         return compiled
     used, unknown = _referenced_fields(ast, set(headers))
     compiled.fields = used
     for name in sorted(unknown):
         near = nearest_header(name, headers)
-        hint = f" Forse intendevate «{near}»?" if near else f" Campi disponibili: {', '.join(headers)}."
+        hint = _unknown_field_hint(near, headers)
         compiled.issues.append(TemplateIssue("template_unknown_field", f"Il campo «{name}» non è un'intestazione di Destinatari.{hint}"))
     return compiled
 
@@ -190,8 +282,11 @@ def row_context(values: dict[str, CellText], fields: set[str], empty_uses: list[
     """Template variables for one row; empty cells become `EmptyValue`s that record their use."""
     row: dict[str, object] = dict(values)  # a copy: a template never changes the row it reads
     for name in fields:
-        if row.get(name) == "":
+        value = row.get(name)
+        if value == "":
             row[name] = EmptyValue(name, empty_uses)
+        elif value is not None:
+            row[name] = _field_value(value)
     # Only the headers the template names: every other name is an unknown field, refused already.
     context = {name: row[name] for name in fields if name in row and name.isidentifier()}
     context[ROW_VARIABLE] = row
@@ -203,6 +298,9 @@ class Rendered:
     text: str | None
     empty_fields: list[str]
     error: str | None = None
+    error_code: str = "template_render"
+    legacy_readings: list[str] = field(default_factory=list)  # values pecmass 0.1.0 read differently
+    error_value: str | None = None  # the cell text an error is about, when there is one
 
 
 _UNDEFINED_NAME = re.compile(r"'([^']*)' is undefined")
@@ -220,6 +318,47 @@ def _italian_undefined(message: str | None) -> str:
     return "un campo usato non esiste"
 
 
+def _italian_python_error(error: Exception) -> str:
+    """Python's English wording of an operation on unsuitable values, said in Italian."""
+    if isinstance(error, ZeroDivisionError):
+        return "divisione per zero nel modello"
+    if isinstance(error, TypeError):
+        return "operazione tra valori di tipo diverso (per esempio testo e numero): usate i filtri numero o euro"
+    if isinstance(error, ArithmeticError):
+        return "calcolo non possibile con questi valori"
+    return "un valore non è adatto all'operazione del modello"
+
+
+_EXPECTED_TOKEN = re.compile(r"expected token '([^']*)', got '([^']*)'")
+_UNEXPECTED_CHAR = re.compile(r"unexpected (?:char )?'([^']*)'")
+_UNKNOWN_TAG = re.compile(r"[Ee]ncountered unknown tag '([^']*)'")
+_NO_FILTER = re.compile(r"No (filter|test) named '([^']*)'")
+_LOOKING_FOR = re.compile(r"looking for the following tags: ([^.]*)")
+_TOKEN_NAMES = {"end of print statement": "}}", "end of statement block": "%}", "end of template": "fine del modello",
+                "name": "un nome", "string": "un testo", "integer": "un numero"}
+
+
+def italian_syntax_error(message: str | None) -> str:
+    """jinja's English syntax error, said in Italian with the piece of syntax that is wrong."""
+    text = message or ""
+    if match := _EXPECTED_TOKEN.search(text):
+        expected, got = (_TOKEN_NAMES.get(t, t) for t in match.groups())
+        return f"atteso «{expected}», trovato «{got}»"
+    if match := _NO_FILTER.search(text):
+        kind = "il filtro" if match.group(1) == "filter" else "il test"
+        return f"{kind} «{match.group(2)}» non esiste (filtri di pecmass: euro, numero, data)"
+    if match := _LOOKING_FOR.search(text):
+        tags = [t.strip(" '") for t in match.group(1).replace(" or ", ",").split(",") if t.strip(" '")]
+        return "il modello finisce prima della chiusura: manca " + " o ".join("{% " + t + " %}" for t in tags)
+    if "end of template" in text.lower():
+        return "il modello finisce prima della chiusura di {{ … }} o {% … %}"
+    if match := _UNKNOWN_TAG.search(text):
+        return f"istruzione «{match.group(1)}» sconosciuta tra {{% … %}}"
+    if match := _UNEXPECTED_CHAR.search(text):
+        return f"«{match.group(1)}» inatteso"
+    return "scrittura non valida: controllate le coppie {{ … }} e {% … %}"
+
+
 def _italian_security(error: SecurityError) -> str:
     match = _UNSAFE_ATTRIBUTE.search(str(error))
     what = f" (accesso a «{match.group(1)}»)" if match else ""
@@ -230,7 +369,9 @@ def render(compiled: CompiledTemplate, values: dict[str, CellText]) -> Rendered:
     if compiled.template is None:
         return Rendered(None, [], "modello non valido")
     uses: list[str] = []
+    readings: list[str] = []
     template = compiled.template
+    token = _READINGS.set(readings)
     try:
         # Template.render() without its copy of the variables (row_context builds a fresh dict).
         context = template.new_context(row_context(values, compiled.fields, uses), shared=True)
@@ -239,6 +380,12 @@ def render(compiled: CompiledTemplate, values: dict[str, CellText]) -> Rendered:
         return Rendered(None, [], _italian_security(exc))
     except UndefinedError as exc:
         return Rendered(None, [], _italian_undefined(exc.message))
-    except (ValueError, TypeError, ArithmeticError) as exc:
+    except AmbiguousNumber as exc:
+        return Rendered(None, [], str(exc), "number_ambiguous", error_value=getattr(exc, "value", None))
+    except FieldError as exc:
         return Rendered(None, [], str(exc))
-    return Rendered(text, sorted(set(uses)))
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        return Rendered(None, [], _italian_python_error(exc))
+    finally:
+        _READINGS.reset(token)
+    return Rendered(text, sorted(set(uses)), legacy_readings=readings)

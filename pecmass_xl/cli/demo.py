@@ -12,7 +12,7 @@ from pecmass_xl.core.errors import EXIT_OK
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("demo", help="prova completa con il gestore PEC locale (sandbox)")
-    p.add_argument("--dir", type=Path, default=Path("pecmass-demo"), help="cartella della prova (predefinita ./pecmass-demo)")
+    p.add_argument("--dir", type=Path, default=Path("pecmass-demo"), metavar="CARTELLA", help="cartella della prova (predefinita ./pecmass-demo)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_demo)
 

@@ -7,6 +7,7 @@ Each group of subcommands lives in its own module under `pecmass_xl.cli` and exp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
@@ -34,8 +35,98 @@ COMMAND_OWNERS = {command: module for module, commands in COMMAND_GROUPS.items()
 log = logging.getLogger("pecmass.cli")
 
 
+# argparse's own texts (it reads them through gettext, which has no Italian catalogue for it).
+ARGPARSE_TEXTS = {
+    "usage: ": "uso: ",
+    "positional arguments": "argomenti",
+    "options": "opzioni",
+    "optional arguments": "opzioni",
+    "show this help message and exit": "mostra questo aiuto ed esce",
+    "show program's version number and exit": "mostra la versione di pecmass ed esce",
+    "the following arguments are required: %s": "mancano questi argomenti: %s",
+    "unrecognized arguments: %s": "argomenti non riconosciuti: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "scelta non valida: %(value)r (valori ammessi: %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argomento %(argument_name)s: %(message)s",
+    "expected one argument": "serve un valore",
+    "expected at most one argument": "al massimo un valore",
+    "expected at least one argument": "almeno un valore",
+    "invalid %(type)s value: %(value)r": "valore non valido: %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "opzione ambigua: %(option)s può essere %(matches)s",
+    "not allowed with argument %s": "non ammesso insieme a %s",
+    "one of the arguments %s is required": "serve uno di questi argomenti: %s",
+    "ignored explicit argument %r": "valore %r ignorato",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: errore: %(message)s\n",
+}
+ARGPARSE_PLURALS = {"expected %s argument": ("serve %s valore", "servono %s valori")}
+
+# Arguments every subcommand shares: one wording, and none of them left without help.
+COMMON_HELP = {
+    "path": ("FILE", "la cartella di lavoro (file .xlsx o .xlsm)"),
+    "json": (None, "stampa un solo documento JSON su stdout (i messaggi vanno su stderr)"),
+    "yes": (None, "conferma senza chiedere (necessario senza terminale)"),
+    "row": ("N", "numero della riga di Excel nel foglio Destinatari (la prima è la 2)"),
+}
+
+
+def _italian(message: str) -> str:
+    return ARGPARSE_TEXTS.get(message, message)
+
+
+def _italian_n(singular: str, plural: str, n: int) -> str:
+    one, many = ARGPARSE_PLURALS.get(singular, (singular, plural))
+    return one if n == 1 else many
+
+
+@contextlib.contextmanager
+def _argparse_in_italian():
+    """argparse reads its texts through module globals `_` and `ngettext`: swap them while we use it."""
+    saved = argparse._, argparse.ngettext
+    argparse._, argparse.ngettext = _italian, _italian_n
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved
+
+
+class ItalianHelpFormatter(argparse.HelpFormatter):
+    def _format_usage(self, usage, actions, groups, prefix):
+        with _argparse_in_italian():
+            return super()._format_usage(usage, actions, groups, prefix)
+
+
 class ItalianArgumentParser(argparse.ArgumentParser):
-    """argparse exits with 2 on bad arguments, as DESIGN §7 wants; only the wording is ours."""
+    """argparse in Italian; exits with 2 on bad arguments, as DESIGN §7 wants."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", ItalianHelpFormatter)
+        with _argparse_in_italian():
+            super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        name = (args[0] if args else kwargs.get("dest", "")).lstrip("-").replace("-", "_")
+        if name in COMMON_HELP:
+            metavar, text = COMMON_HELP[name]
+            kwargs.setdefault("help", text)
+            if metavar:
+                kwargs.setdefault("metavar", metavar)
+        with _argparse_in_italian():
+            return super().add_argument(*args, **kwargs)
+
+    def parse_args(self, *args, **kwargs):
+        with _argparse_in_italian():
+            return super().parse_args(*args, **kwargs)
+
+    def parse_known_args(self, *args, **kwargs):
+        with _argparse_in_italian():
+            return super().parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        with _argparse_in_italian():
+            return super().format_help()
+
+    def format_usage(self) -> str:
+        with _argparse_in_italian():
+            return super().format_usage()
 
     def error(self, message: str) -> None:  # pragma: no cover - exercised through the CLI tests
         self.print_usage(sys.stderr)
@@ -45,9 +136,11 @@ class ItalianArgumentParser(argparse.ArgumentParser):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with a known `command`, only the group that registers it (same behaviour)."""
     parser = ItalianArgumentParser(prog="pecmass", description="PEC massiva personalizzata da un foglio Excel.")
-    parser.add_argument("--version", action="version", version=f"pecmass {__version__}")
+    parser.add_argument("--version", action="version", version=f"pecmass {__version__}",
+                        help="mostra la versione di pecmass ed esce")
     parser.add_argument("-v", "--verbose", action="store_true", help="messaggi tecnici su stderr")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", parser_class=ItalianArgumentParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMANDO", parser_class=ItalianArgumentParser,
+                                       title="comandi", help="pecmass COMANDO -h mostra l'aiuto di un comando")
     owner = COMMAND_OWNERS.get(command or "")
     for name in [owner] if owner else COMMAND_MODULES:
         try:

@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pecmass_xl.core.errors import EXIT_OK, CannotRun
+from pecmass_xl.core.italian import describe_error, duration, format_number
+from pecmass_xl.sandbox import Sandbox
+from pecmass_xl.sandbox.connection import CONNECTION_FILE
 from pecmass_xl.sandbox.faults import KINDS
 
 if TYPE_CHECKING:
@@ -26,7 +29,7 @@ def register(subparsers) -> None:
             "ricevute firmate come quelle di un gestore reale. Nessun messaggio esce dal computer."
         ),
     )
-    p.add_argument("--dir", type=Path, help="cartella della sandbox (predefinita: PECMASS_SANDBOX_DIR o la cartella dati)")
+    p.add_argument("--dir", type=Path, metavar="CARTELLA", help="cartella della sandbox (predefinita: PECMASS_SANDBOX_DIR o la cartella dati)")
     p.add_argument("--smtp-port", type=int, default=0, metavar="P", help="porta SMTP SSL/TLS (predefinita: una libera)")
     p.add_argument("--starttls-port", type=int, default=0, metavar="P", help="porta SMTP STARTTLS (predefinita: una libera)")
     p.add_argument("--imap-port", type=int, default=0, metavar="P", help="porta IMAP SSL/TLS (predefinita: una libera)")
@@ -90,7 +93,7 @@ def cmd_sandbox(args) -> int:
                 pipelining=not args.no_pipelining,
             )
         except OSError as exc:
-            raise CannotRun(f"Impossibile avviare la sandbox: {exc.strerror or exc}.") from None
+            raise CannotRun(f"Impossibile avviare la sandbox: {describe_error(exc)}.") from None
         try:
             if args.json:
                 print(json.dumps(sandbox.connection, ensure_ascii=False), flush=True)
@@ -117,7 +120,7 @@ def _print_details(sandbox: Sandbox, args) -> None:
         f"  Utente:          {c['user']}",
         f"  Password:        {c['password']}",
         f"  Certificato CA:  {c['ca_file']}",
-        f"  Scala del tempo: {args.time_scale:g} secondi simulati per secondo reale",
+        f"  Scala del tempo: {format_number(args.time_scale, 3)} {'secondo simulato' if args.time_scale == 1 else 'secondi simulati'} per secondo reale",
     ]
     if args.rate_limit:
         lines.append(f"  Limite:          {args.rate_limit} messaggi al minuto")
@@ -125,10 +128,31 @@ def _print_details(sandbox: Sandbox, args) -> None:
         lines.append("  PIPELINING:      non annunciato")
     if args.fault:
         lines.append(f"  Guasto simulato: {args.fault}")
-    from pecmass_xl.sandbox.connection import CONNECTION_FILE
 
     lines.append(f"Dati salvati in {Path(c['dir']) / CONNECTION_FILE}. Premete Ctrl-C per fermare.")
+    lines += ["", *quick_start(args.time_scale, Path(c["dir"]))]
     print("\n".join(lines), flush=True)
+
+
+def quick_start(time_scale: float, directory: Path) -> list[str]:
+    """What to do next, printed under the connection details: the workbook, the send, the receipts."""
+    lines = [
+        "Per provare (in un altro terminale):",
+        "  pecmass new prova.xlsx            (Gestore «Sandbox» già impostato)",
+        "  pecmass send prova.xlsx --yes",
+        "  pecmass receipts prova.xlsx --follow   (segue le ricevute con l'orologio della sandbox)",
+    ]
+    if os.environ.get("PECMASS_SANDBOX_DIR") != str(directory):
+        lines.append(f"  con la cartella di questa sandbox: PECMASS_SANDBOX_DIR={directory}")
+    if time_scale == 1:
+        lines += [
+            "Il tempo scorre come nella realtà: consegne lente, preavvisi di 12 e 24 ore e rimbalzi arrivano dopo ore.",
+            "Per vederli in pochi secondi riavviate con: pecmass sandbox --time-scale 3600   (un'ora simulata al secondo)",
+        ]
+    else:
+        hour = duration(3600 / time_scale)
+        lines.append(f"Tempo accelerato: un'ora simulata passa in {hour}; anche --follow misura le attese su questo orologio.")
+    return lines
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:

@@ -9,6 +9,9 @@ from pathlib import Path
 from pecmass_xl.cli.common import busy_message, invalid_settings_as, print_counts, print_problems
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, EXIT_LOGIN_REFUSED, EXIT_OK, CannotRun
+from pecmass_xl.core.italian import clause, plural
+from pecmass_xl.core.rome_time import rome_wall_clock
+from pecmass_xl.sending.connection import CONNECT_BUDGET
 
 SETTINGS_TO_FIX = "Impostazioni non valide: correggetele nel foglio Impostazioni."
 
@@ -17,13 +20,16 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("send", help="invia una PEC per ogni riga pronta")
     p.add_argument("path", type=Path)
     p.add_argument("--yes", action="store_true", help="non chiede conferma")
-    p.add_argument("--limit", type=int, help="invia al massimo N righe")
-    p.add_argument("--resend", default="", help="reinvia anche: failed, uncertain, sent (separati da virgola)")
+    p.add_argument("--limit", type=int, metavar="N", help="invia al massimo N righe")
+    p.add_argument("--resend", default="", metavar="GRUPPI", help="reinvia anche: failed, uncertain, sent (separati da virgola)")
     p.add_argument("--in-doubt-wait", type=float, default=300.0, metavar="SECONDI",
                    help="attesa della ricevuta di accettazione per i messaggi in dubbio (predefinito 300)")
-    p.add_argument("--retries", type=int, default=5, help="tentativi per gli errori temporanei (predefinito 5)")
-    p.add_argument("--backoff", type=float, default=2.0, help="attesa iniziale tra i tentativi, in secondi")
-    p.add_argument("--rate-limit-pause", type=float, default=60.0, help="pausa quando il gestore chiede di rallentare")
+    p.add_argument("--retries", type=int, default=5, metavar="N", help="tentativi per gli errori temporanei (predefinito 5)")
+    p.add_argument("--backoff", type=float, default=2.0, metavar="SECONDI", help="attesa iniziale tra i tentativi, in secondi")
+    p.add_argument("--rate-limit-pause", type=float, default=60.0, metavar="SECONDI",
+                   help="pausa quando il gestore chiede di rallentare, in secondi (predefinito 60)")
+    p.add_argument("--connect-timeout", type=float, default=CONNECT_BUDGET, metavar="SECONDI",
+                   help=f"per quanto tempo provare a raggiungere il server prima di rinunciare (predefinito {CONNECT_BUDGET:g})")
     p.add_argument("--background", action="store_true", help="invia in un processo separato e torna subito")
     p.add_argument("--json", action="store_true")
     p.add_argument("--confirmed", type=Path, help=argparse.SUPPRESS)  # the background worker's rows
@@ -32,7 +38,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("test", help="invio di prova del messaggio di una riga al destinatario di prova")
     p.add_argument("path", type=Path)
     p.add_argument("--row", type=int, required=True)
-    p.add_argument("--to", help="indirizzo di prova (predefinito: Destinatario di prova, poi il mittente)")
+    p.add_argument("--to", metavar="INDIRIZZO", help="indirizzo di prova (predefinito: Destinatario di prova, poi il mittente)")
     p.add_argument("--yes", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_test)
@@ -66,7 +72,7 @@ def cmd_send(args) -> int:
     resend = send_case.parse_resend(args.resend)
     book = FileWorkbook(args.path)
     options = SendOptions(in_doubt_wait=args.in_doubt_wait, max_retries=args.retries, backoff_base=args.backoff,
-                          rate_limit_pause=args.rate_limit_pause)
+                          rate_limit_pause=args.rate_limit_pause, connect_budget=args.connect_timeout)
     if args.confirmed:  # the background worker: the user confirmed these rows in `pecmass send --background`
         sent = send_case.send_confirmed(book, args.confirmed, resend, options, TerminalReporter(quiet=True))
         if sent.outcome is None:
@@ -77,7 +83,8 @@ def cmd_send(args) -> int:
 
         return spawn_worker(["send", str(book.path), "--confirmed", str(job.confirmation), *job.resend_arguments(),
                              "--in-doubt-wait", str(args.in_doubt_wait), "--retries", str(args.retries),
-                             "--backoff", str(args.backoff), "--rate-limit-pause", str(args.rate_limit_pause)])
+                             "--backoff", str(args.backoff), "--rate-limit-pause", str(args.rate_limit_pause),
+                             "--connect-timeout", str(args.connect_timeout)])
 
     start = send_case.send(book, TerminalUi(assume_yes=args.yes, json=args.json), resend, args.limit,
                            start_worker=start_worker if args.background else None, options=options,
@@ -109,15 +116,19 @@ def _sent(outcome, args) -> int:
     if args.json:
         print_json(outcome.as_json())
     else:
-        print(f"Campagna {outcome.campaign_id}: {outcome.sent_now} PEC consegnate al gestore in questo invio.")
+        print(f"Campagna {outcome.campaign_id}: {plural(outcome.sent_now, 'PEC consegnata')} al gestore in questo invio.")
         print_counts(outcome.counts)
         for f in outcome.failed:
             print(f"  riga {f['row']} ({f['id']}): {f['status']} — {f['detail']}")
         if outcome.write_error:
-            print(f"Avviso: risultati non scritti nel file ({outcome.write_error}). Sono nel registro: «pecmass status» li mostra.")
+            print(f"Avviso: risultati non scritti nel file ({clause(outcome.write_error)}). Sono nel registro: «pecmass status» li mostra.")
     if outcome.login_refused:
         print(f"Errore: {outcome.login_refused}", file=sys.stderr)
         return EXIT_LOGIN_REFUSED
+    if outcome.unreachable:
+        print(f"Errore: {outcome.unreachable}", file=sys.stderr)
+        print("Le righe non inviate restano «Da inviare»: rilanciate l'invio quando il server è raggiungibile.", file=sys.stderr)
+        return EXIT_CANNOT_RUN if not outcome.sent_now else EXIT_FAILED_ROWS
     return EXIT_FAILED_ROWS if outcome.has_failures else EXIT_OK
 
 
@@ -184,12 +195,16 @@ def cmd_login(args) -> int:
 
 def cmd_status(args) -> int:
     from pecmass_xl.app import control
-    from pecmass_xl.app.preconditions import campaign_of
     from pecmass_xl.workbook.file_workbook import FileWorkbook
 
-    status = control.status(campaign_of(FileWorkbook(args.path)))
+    book = FileWorkbook(args.path)
+    status = control.status(book.read().campaign_id, book)
     if args.json:
         print_json(status.as_json())
+        return EXIT_OK
+    if not status.campaign:
+        print("Nessun invio registrato per questa cartella di lavoro.")
+        print_counts(status.counts)
         return EXIT_OK
     print(f"Campagna {status.campaign}: {'invio in corso' if status.running else 'nessun invio in corso'}.")
     info = status.progress
@@ -199,7 +214,8 @@ def cmd_status(args) -> int:
     for label, to, state in status.tests:
         print(f"  prova {label} a {to}: {state}")
     last_sync = status.last_sync
-    print(f"Ultimo aggiornamento ricevute: {last_sync:%d/%m/%Y %H:%M}" if last_sync else "Ricevute mai aggiornate.")
+    print(f"Ultimo aggiornamento ricevute: {rome_wall_clock(last_sync):%d/%m/%Y %H:%M}" if last_sync
+          else "Ricevute mai aggiornate.")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
         help="ricrea workbook_template.xlsm (barra PEC Massiva e macro) dai sorgenti di testo",
     )
     p.add_argument(
-        "out", type=Path, nargs="?",
+        "out", type=Path, nargs="?", metavar="FILE",
         help="file .xlsm da scrivere (predefinito: le due copie del progetto, o ./workbook_template.xlsm)",
     )
     p.set_defaults(handler=cmd_build_template)

@@ -15,6 +15,7 @@ from pathlib import Path
 from pecmass_xl.app.ui import SendFacts
 from pecmass_xl.cli.common import ask_yes_no
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import duration, plural
 from pecmass_xl.sending.engine import Reporter
 
 
@@ -52,13 +53,14 @@ class TerminalUi:
         """Nothing: on the terminal the progress bar (TerminalReporter) shows the long work."""
 
     def confirm_send(self, facts: SendFacts) -> bool:
-        minutes = facts.estimated_seconds / 60
-        self.say(f"Da inviare: {facts.rows} PEC da {facts.mailbox} (gestore {facts.provider}), {facts.pace_text}, "
-                 f"durata stimata {minutes:.1f} minuti.")
+        self.say(f"Da inviare: {plural(facts.rows, 'PEC')} da {facts.mailbox} (gestore {facts.provider}), {facts.pace_text}, "
+                 f"durata stimata {duration(facts.estimated_seconds)}.")
         if facts.adopted:
-            self.say(f"{facts.adopted} righe riconosciute come già inviate (ID invio ripristinato, nessun nuovo invio).")
+            self.say(plural(facts.adopted, "riga riconosciuta come già inviata", "righe riconosciute come già inviate")
+                     + " (ID invio ripristinato, nessun nuovo invio).")
         if facts.invalid:
-            self.say(f"{facts.invalid} righe con errori non saranno inviate (pecmass check per i dettagli).")
+            self.say(plural(facts.invalid, "riga con errori non sarà inviata", "righe con errori non saranno inviate")
+                     + " (pecmass check per i dettagli).")
         for warning in facts.warnings:
             self.say(f"Avviso: {warning}")
         if facts.notice:
@@ -93,7 +95,7 @@ class TerminalReporter(Reporter):
     def start(self, total: int) -> None:
         self.started = time.monotonic()
         if not self.quiet and total:
-            print(f"Invio di {total} PEC…", file=sys.stderr)
+            print(f"Invio di {plural(total, 'PEC')}…", file=sys.stderr)
 
     def row_done(self, done: int, total: int, row_number: int, status: str) -> None:
         if self.quiet:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pecmass_xl.cli.common import count_severity, lossy_confirmation, print_problems
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
+from pecmass_xl.core.italian import describe_error, format_number, plural
+from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 
 def register(subparsers) -> None:
@@ -16,7 +18,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=cmd_new)
 
     p = subparsers.add_parser("import-csv", help="importa l'elenco dei destinatari da un CSV")
-    p.add_argument("csv", type=Path)
+    p.add_argument("csv", type=Path, metavar="CSV", help="file CSV con le intestazioni nella prima riga (separatore , ; o tabulazione)")
     p.add_argument("path", type=Path, help="cartella di lavoro (creata se non esiste)")
     p.add_argument("--replace", action="store_true", help="sostituisce un elenco non vuoto")
     p.set_defaults(handler=cmd_import_csv)
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("preview", help="mostra il messaggio esatto di una riga")
     p.add_argument("path", type=Path)
     p.add_argument("--row", type=int, required=True, help="numero di riga di Excel (dalla 2)")
-    p.add_argument("--eml", type=Path, help="salva il messaggio in questo file .eml")
+    p.add_argument("--eml", type=Path, metavar="FILE", help="salva il messaggio in questo file .eml")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_preview)
 
@@ -64,13 +66,12 @@ def cmd_import_csv(args) -> int:
     for warning in warnings:
         print(f"Avviso: {warning}", file=sys.stderr)
     separator = {";": "punto e virgola", ",": "virgola", "\t": "tabulazione"}[result.delimiter]
-    print(f"Importate {result.rows} righe ({len(result.headers)} colonne, separatore {separator}, codifica {result.encoding}) in {args.path}.")
+    print(f"{'Importata' if result.rows == 1 else 'Importate'} {plural(result.rows, 'riga')} ({plural(len(result.headers), 'colonna')}, separatore {separator}, codifica {result.encoding}) in {args.path}.")
     return EXIT_OK
 
 
 def cmd_check(args) -> int:
     from pecmass_xl.app.check import check
-    from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     book = FileWorkbook(args.path)
     report = check(book, write=args.write, confirm_lossy=lossy_confirmation(args.yes))
@@ -81,7 +82,7 @@ def cmd_check(args) -> int:
     else:
         print_problems(problems)
         ok_rows = sum(1 for r in report.rows if r.ok)
-        print(f"{len(report.rows)} righe: {ok_rows} pronte, {len(report.rows) - ok_rows} con errori; {errors} errori, {warnings} avvisi.")
+        print(f"{plural(len(report.rows), 'riga')}: {ok_rows} {'pronta' if ok_rows == 1 else 'pronte'}, {len(report.rows) - ok_rows} con errori; {plural(errors, 'errore')}, {plural(warnings, 'avviso')}.")
         if args.write:
             print("Stato invio e Dettaglio aggiornati nel foglio Destinatari.")
     return EXIT_FAILED_ROWS if errors else EXIT_OK
@@ -89,7 +90,6 @@ def cmd_check(args) -> int:
 
 def cmd_preview(args) -> int:
     from pecmass_xl.app.preview import preview
-    from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     book = FileWorkbook(args.path)
     result, problems = preview(book, args.row)
@@ -104,7 +104,7 @@ def cmd_preview(args) -> int:
         try:
             args.eml.write_bytes(result.eml)
         except OSError as exc:
-            raise CannotRun(f"Non riesco a scrivere «{args.eml}» ({exc.strerror}).") from exc
+            raise CannotRun(f"Non riesco a scrivere «{args.eml}» ({describe_error(exc)}).") from exc
     if args.json:
         print_json(result.as_json())
         return EXIT_OK
@@ -130,5 +130,5 @@ def _size(size: int) -> str:
     if size < 1024:
         return f"{size} byte"
     if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB".replace(".", ",")
-    return f"{size / 1024 / 1024:.1f} MB".replace(".", ",")
+        return f"{format_number(size / 1024)} KB"
+    return f"{format_number(size / 1024 / 1024)} MB"

@@ -11,7 +11,10 @@ _configured = False
 
 
 def configure_logging(verbose: bool = False) -> None:
-    """Log to the per-user log file and, at warning level (or debug if verbose), to stderr."""
+    """Log to the per-user log file; to stderr only with `-v` (log lines are English, for support).
+
+    What a user must know is said by the command itself, in Italian (issue 14.3).
+    """
     global _configured
     if _configured:
         return
@@ -24,7 +27,8 @@ def configure_logging(verbose: bool = False) -> None:
         root.addHandler(handler)
     except OSError:
         pass  # a read-only data folder must not stop the tool
-    console = logging.StreamHandler()
-    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    root.addHandler(console)
+    if verbose:
+        console = logging.StreamHandler()
+        console.setLevel(logging.DEBUG)
+        console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(console)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from pecmass_xl.app.ui import SendFacts
+from pecmass_xl.core.italian import duration, plural
 from pecmass_xl.excel import dialogs
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
 
@@ -21,7 +22,7 @@ TITLE = "PEC Massiva"
 def minutes_text(seconds: float) -> str:
     if seconds < 90:
         return "meno di due minuti"
-    return f"circa {round(seconds / 60)} minuti"
+    return f"circa {duration(seconds)}"
 
 
 class ExcelDialogue:
@@ -36,11 +37,12 @@ class ExcelDialogue:
                 return False
             facts.acknowledge_notice()
         lines = [
-            f"{'Reinviare' if facts.resend else 'Inviare'} {facts.rows} PEC da {facts.mailbox} (gestore {facts.provider})?",
+            f"{'Reinviare' if facts.resend else 'Inviare'} {plural(facts.rows, 'PEC')} da {facts.mailbox} (gestore {facts.provider})?",
             f"Ritmo: {facts.pace_text}; durata stimata: {minutes_text(facts.estimated_seconds)}.",
         ]
         if facts.invalid:
-            lines.append(f"{facts.invalid} righe con errori non saranno inviate (Verifica le segna).")
+            lines.append(plural(facts.invalid, "riga con errori non sarà inviata", "righe con errori non saranno inviate")
+                         + " (Verifica le segna).")
         lines += [f"Avviso: {w}" for w in facts.warnings]
         lines += ["", "La cartella di lavoro viene salvata; Excel resta utilizzabile durante l'invio "
                   "(avanzamento nella barra di stato, Interrompi per fermarlo)."]

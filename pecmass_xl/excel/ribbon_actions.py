@@ -26,12 +26,15 @@ from pecmass_xl.app.ui import Ui
 from pecmass_xl.campaign.checks import CheckReport
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import format_number, plural
 from pecmass_xl.excel.live_workbook import ExcelWorkbook
+from pecmass_xl.sending.connection import ProviderUnreachable
 from pecmass_xl.sending.plan import SendPlan
 from pecmass_xl.workbook import contract as c
 
 WORKER_MODULE = "pecmass_xl.excel.worker"
 TEST_SEND_IN_DOUBT_WAIT = 20.0  # seconds Excel may wait for a test send whose outcome is unclear
+FOREGROUND_CONNECT_BUDGET = 8.0  # seconds Excel waits for the SMTP server before the worker starts
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -50,7 +53,7 @@ def list_row(book: ExcelWorkbook, required: bool = True) -> int | None:
 
 
 def _size(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(size // 1024, 1)} KB"
+    return f"{format_number(size / 1024 / 1024)} MB" if size >= 1024 * 1024 else f"{max(size // 1024, 1)} KB"
 
 
 # ---------------------------------------------------------------------------------------- buttons
@@ -59,7 +62,7 @@ def verifica(book: ExcelWorkbook, ui: Ui) -> CheckReport:
     report = check_case.check(book, write=True)
     ready = sum(1 for r in report.rows if r.ok)
     invalid = len(report.rows) - ready
-    lines = [f"Verifica completata: {ready} righe pronte, {invalid} con errori"
+    lines = [f"Verifica completata: {plural(ready, 'riga pronta')}, {invalid} con errori"
              + (" (segnate in Stato invio e Dettaglio)." if invalid else ".")]
     if report.blocking:
         lines += ["", "Errori generali, da correggere prima di inviare:", listing(report.blocking)]
@@ -103,13 +106,15 @@ def importa_csv(book: ExcelWorkbook, ui: Ui, csv_path: Path | None = None) -> bo
         return False
 
     def may_replace(existing: int, new: int) -> bool:
-        return ui.confirm(f"Il foglio {c.SHEET_LIST} contiene {existing} righe: sostituirle con le {new} del CSV?\n"
+        return ui.confirm(f"Il foglio {c.SHEET_LIST} contiene {plural(existing, 'riga')}: sostituirle con "
+                          f"{'la riga' if new == 1 else 'le ' + plural(new, 'riga')} del CSV?\n"
                           "Il registro degli invii già fatti resta: nessuna PEC partirà due volte.")
 
     result = import_csv(book, Path(csv_path), may_replace)
     if result is None:
         return False
-    lines = [f"Importate {result.rows} righe e {len(result.headers)} colonne da {Path(csv_path).name}."]
+    lines = [f"{'Importata' if result.rows == 1 else 'Importate'} {plural(result.rows, 'riga')} e "
+             f"{plural(len(result.headers), 'colonna')} da {Path(csv_path).name}."]
     warnings = list(result.warnings)
     if result.missing_address_column:
         warnings.append(f"Il CSV non ha la colonna «{result.missing_address_column}»: indicate in Impostazioni "
@@ -147,20 +152,24 @@ def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,
     def start_worker(job: SendJob) -> int:
         return (spawn or spawn_excel_worker)(["send", book.fullname, str(job.confirmation), *job.resend_arguments()])
 
-    start = send_case.send(book, ui, resend, start_worker=start_worker, save=book.save)
+    try:
+        start = send_case.send(book, ui, resend, start_worker=start_worker, save=book.save)
+    except ProviderUnreachable as exc:  # checked in the foreground, before the worker: a dialog, not a status line
+        ui.error(f"Nessuna PEC inviata: il gestore non è raggiungibile.\n{exc}")
+        return None
     plan = start.plan
     if start.stage == send_case.BLOCKED:
         ui.error("Nessuna PEC inviata: correggete prima questi errori.\n" + listing(plan.blocking))
     elif start.stage == send_case.NOTHING_DUE:
         text = "Nessuna riga da inviare: tutte le righe valide sono già state consegnate al gestore."
         if plan.adopted:
-            text += f"\n{len(plan.adopted)} righe riconosciute come già inviate riprendono il loro ID invio al prossimo invio."
+            text += "\n" + plural(len(plan.adopted), "riga riconosciuta come già inviata riprende il suo", "righe riconosciute come già inviate riprendono il loro") + " ID invio al prossimo invio."
         ui.info(text)
     elif start.stage == send_case.BUSY:
         ui.error("Un invio o un aggiornamento delle ricevute è già in corso per questa cartella di lavoro: "
                  "attendete la fine oppure usate Interrompi.")
     elif start.stage == send_case.STARTED:
-        ui.status(f"PEC Massiva: invio di {len(plan.due)} PEC avviato…")
+        ui.status(f"PEC Massiva: invio di {plural(len(plan.due), 'PEC')} avviato…")
         return plan
     return None
 

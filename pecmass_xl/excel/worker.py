@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from pecmass_xl.app import receipts
 from pecmass_xl.app.send import send_confirmed
 from pecmass_xl.core.errors import CannotRun, PecmassError
+from pecmass_xl.core.italian import clause, plural
 from pecmass_xl.core.logging_setup import configure_logging
 from pecmass_xl.excel.live_workbook import (
     ExcelWorkbook,
@@ -121,7 +122,7 @@ class StatusBarReporter(Reporter):
 
     def start(self, total: int) -> None:
         self.last = self.clock()
-        self.book.set_status(f"PEC Massiva: invio di {total} PEC…" if total else None)
+        self.book.set_status(f"PEC Massiva: invio di {plural(total, 'PEC')}…" if total else None)
 
     def row_done(self, done: int, total: int, row_number: int, status: str) -> None:
         now = self.clock()
@@ -157,14 +158,17 @@ def run_send(book: DetachedWorkbook, confirmation: Path, resend: frozenset[str] 
     if outcome is None:
         book.set_status("PEC Massiva: invio non avviato, ci sono errori generali (usate Verifica).")
         return None
-    done = f"PEC Massiva: invio terminato, {outcome.sent_now} PEC consegnate al gestore"
+    done = f"PEC Massiva: invio terminato, {plural(outcome.sent_now, 'PEC consegnata')} al gestore"
     if sent.changed:
-        done += f"; {len(sent.changed)} righe modificate dopo la conferma non inviate"
+        changed = sent.changed
+        done += f"; {plural(len(changed), 'riga modificata', 'righe modificate')} dopo la conferma non {'inviata' if len(changed) == 1 else 'inviate'}"
     if outcome.stopped:
-        done = f"PEC Massiva: invio interrotto dopo {outcome.sent_now} PEC"
+        done = f"PEC Massiva: invio interrotto dopo {plural(outcome.sent_now, 'PEC')}"
     if outcome.login_refused:
         done = f"PEC Massiva: accesso rifiutato dal gestore — {outcome.login_refused}"
-    book.set_status(done + ".")
+    if outcome.unreachable:
+        done = f"PEC Massiva: server non raggiungibile — {clause(outcome.unreachable)}"
+    book.set_status(clause(done) + ".")
     return outcome
 
 
@@ -172,8 +176,8 @@ def run_receipts(book: DetachedWorkbook, options: FollowOptions | None = None) -
     book.set_status("PEC Massiva: lettura delle ricevute…")
     outcome = receipts.update(book, options)  # one mailbox reader per campaign, as for `pecmass receipts`
     unreadable = f", {outcome.sync.unreadable} illeggibili in quarantena" if outcome.sync.unreadable else ""
-    book.set_status(f"PEC Massiva: ricevute aggiornate ({outcome.sync.recorded} nuove, "
-                    f"{outcome.pending} righe in attesa{unreadable}).")
+    book.set_status(f"PEC Massiva: ricevute aggiornate ({plural(outcome.sync.recorded, 'ricevuta nuova')}, "
+                    f"{plural(outcome.pending, 'riga')} in attesa{unreadable}).")
     return outcome
 
 

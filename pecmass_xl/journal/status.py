@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import NamedTuple
 
+from pecmass_xl.core.italian import plural
 from pecmass_xl.core.vocabulary import (
     ESITI,
     ESITO_ALTRO,
@@ -214,7 +215,7 @@ MSG_NON_INVIATO = "Non consegnato al server: la riga sarà inviata al prossimo i
 
 
 def _retry_text(event: Event) -> str:
-    return f" dopo {event.retry_count} tentativi" if event.retry_count else ""
+    return f" dopo {plural(event.retry_count, 'tentativo')}" if event.retry_count else ""
 
 
 def _dettaglio(stato: str, event: Event) -> str:

@@ -10,6 +10,7 @@ import os
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import describe_error
 
 KEYRING_SERVICE = "pecmass"
 NO_KEYRING_HINT = (
@@ -43,7 +44,7 @@ def get_password(settings: Settings) -> str:
     except CannotRun:
         raise
     except Exception as exc:  # keyring backends raise their own types
-        raise CannotRun(f"{NO_KEYRING_HINT} ({type(exc).__name__})") from exc
+        raise CannotRun(f"{NO_KEYRING_HINT} ({describe_error(exc)})") from exc
     if not password:
         raise CannotRun(
             f"Nessuna password salvata per {settings.login}: eseguite «pecmass login CARTELLA.xlsx» "
@@ -58,4 +59,4 @@ def store_password(settings: Settings, password: str) -> None:
     except CannotRun:
         raise
     except Exception as exc:
-        raise CannotRun(f"{NO_KEYRING_HINT} ({type(exc).__name__})") from exc
+        raise CannotRun(f"{NO_KEYRING_HINT} ({describe_error(exc)})") from exc

@@ -12,6 +12,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.italian import describe_error
 from pecmass_xl.mailclient.tls import client_context
 
 log = logging.getLogger("pecmass.imap")
@@ -41,7 +42,7 @@ class ImapSession:
         except ssl.SSLCertVerificationError as exc:
             raise CannotRun(f"Il certificato del server {s.imap_host} non è valido ({exc.verify_message}).") from exc
         except NETWORK_ERRORS as exc:
-            raise CannotRun(f"Non riesco a collegarmi al server IMAP {s.imap_host}:{s.imap_port} ({type(exc).__name__}: {exc}).") from exc
+            raise CannotRun(f"Non riesco a collegarmi al server IMAP {s.imap_host}:{s.imap_port} ({describe_error(exc)}).") from exc
         try:
             client.login(s.login, self._password)
         except LoginError as exc:
@@ -60,7 +61,7 @@ class ImapSession:
         try:
             info = self.client.select_folder(folder, readonly=True)
         except IMAPClientError as exc:
-            raise CannotRun(f"La cartella IMAP «{folder}» non esiste o non è leggibile ({exc}). Controllate «Cartelle ricevute».") from exc
+            raise CannotRun(f"La cartella IMAP «{folder}» non esiste o non è leggibile. Controllate «Cartelle ricevute».") from exc
         self.folder = folder
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         return info

@@ -26,6 +26,7 @@ import ssl
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.italian import describe_error
 from pecmass_xl.mailclient.smtp_classify import (
     DEFAULT_RATE_LIMIT_PATTERNS,
     LOGIN_REFUSED,
@@ -37,6 +38,10 @@ from pecmass_xl.mailclient.tls import client_context
 log = logging.getLogger("pecmass.smtp")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 NETWORK_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError, ssl.SSLError, OSError)
+
+
+class ServerUnreachable(CannotRun):
+    """The network path to the server failed (refused, timed out, unknown name): may be temporary."""
 
 
 def _decode(text: bytes | str) -> str:
@@ -76,7 +81,7 @@ class SmtpSession:
         except smtplib.SMTPNotSupportedError as exc:
             raise CannotRun(f"Il server {host}:{port} non offre STARTTLS: scegliete SSL/TLS o un'altra porta.") from exc
         except NETWORK_ERRORS as exc:
-            raise CannotRun(f"Non riesco a collegarmi al server SMTP {host}:{port} ({type(exc).__name__}: {exc}).") from exc
+            raise ServerUnreachable(f"Non riesco a collegarmi al server SMTP {host}:{port} ({describe_error(exc)}).") from exc
         try:
             conn.login(s.login, self._password)
         except smtplib.SMTPAuthenticationError as exc:
@@ -95,7 +100,7 @@ class SmtpSession:
             raise LoginRefused(f"Accesso rifiutato da {host}: {exc.smtp_code} {_decode(exc.smtp_error)}.") from exc
         except NETWORK_ERRORS as exc:
             _quiet_close(conn)
-            raise ConnectionError(str(exc)) from exc
+            raise ConnectionError(describe_error(exc)) from exc
         try:  # a pipelined group written right after a body must not wait for the body's ACK (Nagle)
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -175,14 +180,14 @@ class SmtpSession:
             return self._answer(code, text)
         except smtplib.SMTPServerDisconnected as exc:
             self._drop()
-            return classify(None, f"connessione interrotta: {exc}", after_data=after_data, network_error=True)
+            return classify(None, f"connessione interrotta: {describe_error(exc)}", after_data=after_data, network_error=True)
         except smtplib.SMTPResponseException as exc:
             if exc.smtp_code in (421,):
                 self._drop()
             return self._answer(exc.smtp_code, exc.smtp_error)
         except NETWORK_ERRORS as exc:
             self._drop()
-            return classify(None, f"errore di rete: {type(exc).__name__}", after_data=after_data, network_error=True)
+            return classify(None, f"errore di rete: {describe_error(exc)}", after_data=after_data, network_error=True)
 
     @property
     def pipelining(self) -> bool:
@@ -258,4 +263,4 @@ def _quiet_close(conn: smtplib.SMTP) -> None:
         pass
 
 
-__all__ = ["SmtpSession", "LOGIN_REFUSED"]
+__all__ = ["SmtpSession", "ServerUnreachable", "LOGIN_REFUSED"]

@@ -23,6 +23,11 @@ class SimClock:
         self.time_scale = float(time_scale)
         self._start_sim = (start or dt.datetime.now(dt.UTC)).timestamp()
         self._start_mono = time.monotonic()
+        self._start_wall = time.time()
+
+    def published(self) -> dict:
+        """How a client recomputes this clock (written in `connessione.json`; see `simulated_now`)."""
+        return {"time_scale": self.time_scale, "real_start": self._start_wall, "simulated_start": self._start_sim}
 
     def timestamp(self) -> float:
         """Current simulated time as a POSIX timestamp."""
@@ -35,6 +40,13 @@ class SimClock:
     def real_delay(self, sim_timestamp: float) -> float:
         """Real seconds to wait until the simulated clock reaches `sim_timestamp` (0 if already past)."""
         return max(0.0, (sim_timestamp - self.timestamp()) / self.time_scale)
+
+
+def simulated_now(published: dict, real_now: float | None = None) -> dt.datetime:
+    """The sandbox's current simulated time from its published clock (any process on this computer)."""
+    real = time.time() if real_now is None else real_now
+    elapsed = real - float(published["real_start"])
+    return dt.datetime.fromtimestamp(float(published["simulated_start"]) + elapsed * float(published["time_scale"]), dt.UTC)
 
 
 def rome(moment: dt.datetime | float) -> dt.datetime:

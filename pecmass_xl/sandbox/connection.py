@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import describe_error
 
 CONNECTION_FILE = "connessione.json"
 LOCK_FILE = "sandbox.lock"
@@ -22,6 +23,8 @@ CONNECTION_KEYS = (
     "ca_file",
     "dir",
 )
+# Written by sandboxes since issue 14; absent from older files, so never required by readers.
+OPTIONAL_KEYS = ("clock",)
 
 
 def write_connection(directory: Path, connection: dict) -> Path:
@@ -30,7 +33,8 @@ def write_connection(directory: Path, connection: dict) -> Path:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=CONNECTION_FILE, suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({key: connection[key] for key in CONNECTION_KEYS}, handle, ensure_ascii=False, indent=2)
+            keys = CONNECTION_KEYS + tuple(k for k in OPTIONAL_KEYS if k in connection)
+            json.dump({key: connection[key] for key in keys}, handle, ensure_ascii=False, indent=2)
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
@@ -54,7 +58,7 @@ def read_connection(directory: Path | str | None = None) -> dict:
     except FileNotFoundError:
         raise CannotRun(f"Nessuna sandbox trovata in «{directory}»: avviatela con «pecmass sandbox».") from None
     except (OSError, ValueError) as exc:
-        raise CannotRun(f"Impossibile leggere «{path}»: {exc}") from None
+        raise CannotRun(f"Impossibile leggere «{path}» ({describe_error(exc) if isinstance(exc, OSError) else 'contenuto non valido'}).") from None
     missing = [key for key in CONNECTION_KEYS if key not in data]
     if missing:
         raise CannotRun(f"«{path}» è incompleto (mancano: {', '.join(missing)}).")

@@ -188,6 +188,7 @@ class Sandbox:
                 "password": password,
                 "ca_file": str(pki.ca_file),
                 "dir": str(self.directory),
+                "clock": self.clock.published(),  # `receipts --follow` measures waits on this clock
             }
         except BaseException as exc:  # noqa: BLE001 - reported to the thread that called start()
             self._startup_error = exc

@@ -20,11 +20,13 @@ from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledge
 from pecmass_xl.campaign.mime import build_message, message_bytes
 from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.italian import duration
 from pecmass_xl.journal import Attempt, Pacer, archive, hold_campaign_lock
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
 from pecmass_xl.journal.status import FAILED_STATUSES, EventKind
 from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
 from pecmass_xl.mailclient.smtp_session import SmtpSession
+from pecmass_xl.sending.connection import CONNECT_BUDGET, ProviderUnreachable, connect_within
 from pecmass_xl.sending.plan import SendPlan, draft_hash
 from pecmass_xl.sending.sent_copy import SentCopier
 from pecmass_xl.tracking.in_doubt import resolve_in_doubt
@@ -45,6 +47,7 @@ class SendOptions:
     rate_limit_pause: float = 60.0
     max_rate_limit_pauses: int = 30
     write_every: float = 60.0
+    connect_budget: float = CONNECT_BUDGET  # seconds the whole run may spend failing to reach the server
 
 
 class Reporter:
@@ -65,13 +68,17 @@ class SendOutcome:
     login_refused: str | None = None
     write_error: str | None = None
     in_doubt: dict[str, str] = field(default_factory=dict)
+    unreachable: str | None = None  # the run gave up: the server could not be reached (Italian, what to check)
 
     @property
     def has_failures(self) -> bool:
         return bool(self.failed) or self.counts.get(c.ST_INVALID, 0) > 0 or self.counts.get(c.ST_UNCERTAIN, 0) > 0
 
     def as_json(self) -> dict:
-        return {"campaign": self.campaign_id, "counts": self.counts, "failed": self.failed}
+        document = {"campaign": self.campaign_id, "counts": self.counts, "failed": self.failed}
+        if self.unreachable:
+            document["error"] = self.unreachable
+        return document
 
 
 class SendRun:
@@ -141,7 +148,7 @@ class SendRun:
         journal.set_campaign_info(mailbox=s.mailbox, sender_domain=s.sender_domain, workbook_path=str(plan.book.path))
         journal.set_meta(STOP_META, None)
         journal.set_meta(WORKER_META, str(os.getpid()))
-        login_refused = None
+        login_refused = unreachable = None
         in_doubt_result: dict[str, str] = {}
         try:
             earlier = journal.attempts_in_doubt(include_tests=True)
@@ -153,6 +160,9 @@ class SendRun:
             self.send_all(queue)
         except LoginRefused as exc:
             login_refused = str(exc)
+        except ProviderUnreachable as exc:
+            unreachable = str(exc)
+            log.warning("send run gave up: server unreachable")
         finally:
             if self.in_doubt_now and not login_refused:
                 in_doubt_result.update(resolve_in_doubt(journal, self.in_doubt_now, s, self.password, self.archive_root,
@@ -162,7 +172,9 @@ class SendRun:
         write_error = self.write_sheet(final=True)
         stopped = journal.get_meta(STOP_META) == "1" or bool(self._external_stop and self._external_stop())
         journal.set_meta(STOP_META, None)
-        return self.outcome(login_refused, write_error, stopped, in_doubt_result)
+        outcome = self.outcome(login_refused, write_error, stopped, in_doubt_result)
+        outcome.unreachable = unreachable
+        return outcome
 
     def freeze(self) -> list[tuple[str, object]]:
         """Give every due row its `ID invio` and write the IDs to the workbook before anything leaves."""
@@ -194,15 +206,18 @@ class SendRun:
         self.reporter.start(total)
         if not total:
             return
+        session = SmtpSession(self.settings, self.password)
+        # Reach the server before the first attempt: if it cannot be reached, no row gets an attempt.
+        connect_within(session, self.options.connect_budget, self.should_stop)
         self.sent_copier = SentCopier(self.settings, self.password, self.reporter.message) if self.settings.save_sent_copy else None
         try:
-            self._send_queue(queue, total)
+            self._send_queue(session, queue, total)
         finally:
             if self.sent_copier:
                 self.sent_copier.close()
 
-    def _send_queue(self, queue: list[tuple[str, object]], total: int) -> None:
-        with SmtpSession(self.settings, self.password) as session:
+    def _send_queue(self, session: SmtpSession, queue: list[tuple[str, object]], total: int) -> None:
+        with session:
             for done, (row_id, row) in enumerate(queue, start=1):
                 if self.should_stop():
                     self.reporter.message("Invio fermato: le righe rimaste restano «Da inviare».")
@@ -240,7 +255,12 @@ class SendRun:
                 journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=STOPPED_DETAIL)
                 return SmtpAnswer("stopped", None, STOPPED_DETAIL)
             try:
+                if session.conn is None:  # lost since the last message: the run's budget, not a retry per row
+                    connect_within(session, o.connect_budget, self.should_stop)
                 answer = session.send(s.mailbox, recipient, data)
+            except ProviderUnreachable as exc:
+                journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=f"Server non raggiungibile: {exc}")
+                raise
             except LoginRefused as exc:
                 journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=f"Accesso rifiutato dal server: {exc}")
                 raise
@@ -261,7 +281,7 @@ class SendRun:
                 if pauses > o.max_rate_limit_pauses:
                     journal.add_event(attempt, EventKind.SMTP_ESAURITO, smtp_code=answer.code, detail=answer.detail, retry_count=pauses)
                     return answer
-                self.reporter.message(f"Il gestore chiede di rallentare ({answer.detail}): pausa di {o.rate_limit_pause:g} s.")
+                self.reporter.message(f"Il gestore chiede di rallentare ({answer.detail}): pausa di {duration(o.rate_limit_pause)}.")
                 self.pacer.pause(s.mailbox, o.rate_limit_pause)
                 continue
             retries += 1

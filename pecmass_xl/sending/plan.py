@@ -12,6 +12,7 @@ from pecmass_xl.campaign.files import open_journal, open_ledger
 from pecmass_xl.campaign.presets import LEGALMAIL_NOTICE
 from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
 from pecmass_xl.journal.store import RESEND_CHOICES
 from pecmass_xl.workbook.gateway import WorkbookGateway
@@ -44,7 +45,10 @@ class SendPlan:
 
 
 def draft_hash(row: PreparedRow) -> str:
-    d = row.draft
+    return _hash_of(row.draft)
+
+
+def _hash_of(d) -> str:
     return content_hash(d.to, d.subject, d.text, [(a.name, a.path) for a in d.attachments])
 
 
@@ -72,6 +76,15 @@ def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit
             digest = draft_hash(row)
             if "sent" not in resend:
                 earlier = ledger.readoption_candidate(settings.mailbox, digest, plan.campaign_id, taken)
+                if earlier is None and row.legacy_draft is not None:
+                    # Sent before the upgrade, when "1.500" in text was read as 1,50: same PEC, old hash.
+                    earlier = ledger.readoption_candidate(settings.mailbox, _hash_of(row.legacy_draft), plan.campaign_id, taken)
+                    if earlier is not None:
+                        plan.warnings.append(
+                            f"Riga {row.number}: riconosciuta come già inviata il {rome_wall_clock(earlier.recorded_at):%d/%m/%Y}, ma quella PEC "
+                            "riportava un numero letto alla vecchia maniera (per esempio «1.500» come 1,50): controllate "
+                            "il messaggio archiviato e, se serve, inviate una rettifica (--resend sent)."
+                        )
                 if earlier is not None:
                     plan.adopted[row.number] = earlier
                     taken.add(earlier.row_id)
@@ -94,7 +107,7 @@ def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit
     for number, entry in plan.elsewhere.items():
         plan.warnings.append(
             f"Riga {number}: lo stesso messaggio allo stesso destinatario è già stato consegnato al gestore "
-            f"il {entry.recorded_at:%d/%m/%Y} (campagna {entry.campaign_id}): non viene inviato di nuovo "
+            f"il {rome_wall_clock(entry.recorded_at):%d/%m/%Y} (campagna {entry.campaign_id}): non viene inviato di nuovo "
             "(usate --resend sent per un secondo invio voluto)."
         )
     return plan

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.italian import describe_error
 
 if TYPE_CHECKING:
     from pecmass_xl.mailclient.imap_session import ImapSession
@@ -38,7 +39,7 @@ class SentCopier:
             self.session = ImapSession(self.settings, self.password).connect()
             folders = self.session.client.list_folders()
         except (CannotRun, LoginRefused, *NETWORK_ERRORS) as exc:
-            self._give_up(f"Copia in Inviata non possibile ({exc}): l'invio continua, le copie sono nell'archivio.")
+            self._give_up(f"Copia in Inviata non possibile ({describe_error(exc)}): l'invio continua, le copie sono nell'archivio.")
             return False
         flagged = [name for flags, _sep, name in folders if b"\\Sent" in flags]
         names = {name.lower(): name for _flags, _sep, name in folders}
@@ -63,7 +64,7 @@ class SentCopier:
             return True
         except NETWORK_ERRORS as exc:
             log.warning("sent copy failed: %s", type(exc).__name__)
-            self._give_up(f"Copia in Inviata interrotta ({type(exc).__name__}): l'invio continua.")
+            self._give_up(f"Copia in Inviata interrotta ({describe_error(exc)}): l'invio continua.")
             return False
 
     def close(self) -> None:

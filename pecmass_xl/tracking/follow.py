@@ -32,7 +32,7 @@ class FollowOptions:
     poll_seconds: float = 60.0
     max_seconds: float = 30 * 3600.0
     bounce_window: float = 2 * 3600.0  # keep watching `Accettato (non PEC)` rows this long
-    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # the provider's clock
+    now: Callable[[], dt.datetime] | None = None  # the provider's clock; None: `provider_clock(settings)`
 
 
 @dataclass
@@ -56,6 +56,28 @@ class ReceiptsOutcome:
                 "quarantined": self.sync.quarantined, "recovered": self.sync.recovered, "reread_folders": self.sync.reset_folders,
                 "rounds": self.rounds, "error": self.error, "write_error": self.write_error,
                 "anomalies": self.anomalies}
+
+
+def provider_clock(settings) -> Callable[[], dt.datetime]:
+    """The provider's clock: real time, or the sandbox's simulated time it publishes (`--time-scale`).
+
+    With a time-scaled sandbox a bounce window of two hours passes in two simulated hours, not two
+    real ones. Computed here from the published numbers: tracking never imports the sandbox.
+    """
+    published = getattr(settings, "sandbox_clock", None)
+    try:
+        scale, real_start, sim_start = (float(published[k]) for k in ("time_scale", "real_start", "simulated_start"))
+    except (TypeError, KeyError, ValueError):
+        return lambda: dt.datetime.now(dt.UTC)
+    return lambda: dt.datetime.fromtimestamp(sim_start + (time.time() - real_start) * scale, dt.UTC)
+
+
+def provider_time_scale(settings) -> float:
+    published = getattr(settings, "sandbox_clock", None) or {}
+    try:
+        return max(float(published.get("time_scale", 1.0)), 1.0)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 CLOCK_SKEW = 300.0  # seconds the provider's clock may run ahead of ours before we stop trusting it
@@ -107,6 +129,7 @@ def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions
     if not campaign:
         raise CannotRun("Questa cartella di lavoro non ha ancora inviato nulla: nessuna ricevuta da cercare.")
     archive_root = campaign_archive(Path(book.path), settings)
+    now = options.now or provider_clock(settings)
     started = time.monotonic()
     total = SyncResult()
     with open_journal(campaign) as journal, open_usage(settings) as usage:
@@ -138,10 +161,11 @@ def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions
                     except CannotRun as exc:  # unreadable now (being saved, locked): next round
                         write_error = str(exc)
                 views = journal.row_views()
-                pending = pending_rows(views, options.bounce_window, options.now(), watched)
+                pending = pending_rows(views, options.bounce_window, now(), watched)
                 counts = dict(Counter(view.status.stato for view in views.values()))
                 outcome = ReceiptsOutcome(campaign, counts, total, rounds, pending, write_error)
-                outcome.anomalies = list_anomalies(views, quarantine.rows_waiting(archive_root))
+                outcome.anomalies = list_anomalies(views, quarantine.rows_waiting(archive_root),
+                                                   {r.id_invio: r.number for r in report.sheet.rows if r.id_invio})
                 if on_round:
                     on_round(outcome)
                 if not options.follow or pending == 0 or stop() or time.monotonic() - started > options.max_seconds:
@@ -212,17 +236,24 @@ def sheet_is_current(sheet, update) -> bool:
     return True
 
 
-def list_anomalies(views, quarantined: dict[str, int] | None = None) -> list[dict]:
-    """The rows to look at (see `anomalies`), for the command's output. `views`: `row_views()`;
-    `quarantined`: row id → unreadable messages of that row waiting in quarantine."""
+def list_anomalies(views, quarantined: dict[str, int] | None = None,
+                   row_numbers: dict[str, int] | None = None) -> list[dict]:
+    """The rows to look at (see `anomalies`), for the command's output, in sheet order. `views`:
+    `row_views()`; `quarantined`: row id → unreadable messages of that row waiting in quarantine;
+    `row_numbers`: `ID invio` → the row's Excel number in the sheet as it is now (the user may have
+    sorted it since the send), else the number recorded at the send."""
     if isinstance(views, Journal):
         views = views.row_views()
     quarantined = quarantined or {}
+    row_numbers = row_numbers or {}
     out = []
     for row_id, view in views.items():
         status = view.status
         reason = anomaly_reason(status.stato, status, quarantined.get(row_id, 0))
         if reason:
-            out.append({"id": row_id, "status": status.stato, "detail": status.dettaglio, "signature": status.firma,
+            out.append({"id": row_id, "row": row_numbers.get(row_id, view.row_number),
+                        "to": view.attempt.recipient if view.attempt is not None else None,
+                        "status": status.stato, "detail": status.dettaglio, "signature": status.firma,
                         "reason": reason, "failure": is_failure(status.stato, status) or row_id in quarantined})
+    out.sort(key=lambda a: (a["row"] is None, a["row"] or 0))
     return out

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.italian import clause, duration, plural
 from pecmass_xl.journal import Attempt, Journal
 from pecmass_xl.journal.status import EventKind
 
@@ -64,7 +65,7 @@ def resolve_in_doubt(journal: Journal, attempts: list[Attempt], settings: Settin
     if not pending:
         return outcome
     if on_message:
-        on_message(f"{len(pending)} messaggi in dubbio: cerco le ricevute di accettazione (fino a {wait_seconds:g} s)…")
+        on_message(f"{plural(len(pending), 'messaggio')} in dubbio: cerco le ricevute di accettazione (fino a {duration(wait_seconds)})…")
     deadline = time.monotonic() + wait_seconds
     stopped = False
     try:
@@ -86,7 +87,7 @@ def resolve_in_doubt(journal: Journal, attempts: list[Attempt], settings: Settin
         raise
     except CannotRun as exc:
         log.warning("in-doubt search failed: %s", type(exc).__name__)
-        detail = f"Ricerca della ricevuta non riuscita ({exc}); il messaggio potrebbe essere partito"
+        detail = f"Ricerca della ricevuta non riuscita ({clause(exc)}); il messaggio potrebbe essere partito"
         for attempt in pending:
             journal.add_event(attempt, EventKind.INCERTO, detail=detail)
             outcome[attempt.message_id] = "incerto"

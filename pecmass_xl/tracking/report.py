@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pecmass_xl.campaign.checks import CheckReport
+from pecmass_xl.core.errors import EXIT_FAILED_ROWS, PecmassError
 from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import Journal, proofs
 from pecmass_xl.tracking import quarantine
@@ -35,6 +36,12 @@ def neutralise(value: object) -> str:
     return text
 
 
+class NothingToReport(PecmassError):
+    """The list has no row: no report is written (an empty CSV would look like a finished campaign)."""
+
+    exit_code = EXIT_FAILED_ROWS
+
+
 @dataclass
 class ReportSummary:
     path: Path
@@ -53,6 +60,9 @@ def _sha256(path: Path) -> str:
 
 def build_report(report: CheckReport, journal: Journal | None, archive_root: Path, out: Path,
                  delimiter: str = ";") -> ReportSummary:
+    if not report.sheet.rows:
+        raise NothingToReport(f"Il foglio {c.SHEET_LIST} non ha righe: nessun report scritto. "
+                              "Aggiungete i destinatari (o importate un CSV) e inviate prima.")
     headers = [h.name for h in report.sheet.parameter_headers]
     views = journal.row_views() if journal else {}
     extra = ["Anomalia", "Tentativi", "Message-ID", "Identificativo gestore", "Prova del contenuto", "File inviato",
@@ -118,5 +128,5 @@ def build_report(report: CheckReport, journal: Journal | None, archive_root: Pat
 
 
 def default_report_path(workbook: Path, now: dt.datetime | None = None) -> Path:
-    now = now or dt.datetime.now()
+    now = now or rome_wall_clock(dt.datetime.now(dt.UTC))  # Italian time, like every date pecmass shows
     return workbook.with_name(f"{workbook.stem}_report_{now:%Y%m%d-%H%M}.csv")

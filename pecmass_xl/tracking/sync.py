@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import describe_error
 from pecmass_xl.journal import Journal
 from pecmass_xl.mailclient.imap_session import NETWORK_ERRORS, ImapSession
 from pecmass_xl.receipts.parse import normalize_message_id
@@ -183,7 +184,7 @@ def sync_receipts(journal: Journal, settings: Settings, password: str, archive_r
             if not is_transient(exc):
                 raise
             log.warning("sync interrupted: %s", type(exc).__name__)
-            result.error = DROPPED.format(reason=type(exc).__name__)
+            result.error = DROPPED.format(reason=describe_error(exc))
     result.unreadable = len(quarantine.pending(archive_root))
     log.info("sync scanned=%d downloaded=%d recorded=%d", result.scanned, result.downloaded, result.recorded)
     return result

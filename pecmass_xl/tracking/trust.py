@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pecmass_xl.campaign.settings import Settings, read_sandbox_connection
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import describe_error
 from pecmass_xl.receipts.signature import SignatureVerifier
 
 _cache: dict[tuple, SignatureVerifier] = {}
@@ -41,6 +42,6 @@ def verifier_for(settings: Settings) -> SignatureVerifier:
         try:
             _cache[key] = SignatureVerifier(None) if anchor is None else SignatureVerifier(str(anchor))
         except (OSError, ValueError) as exc:
-            raise CannotRun(f"Non riesco a leggere il certificato della sandbox «{anchor}» ({exc}): "
+            raise CannotRun(f"Non riesco a leggere il certificato della sandbox «{anchor}» ({describe_error(exc)}): "
                             "riavviate la sandbox.") from None
     return _cache[key]

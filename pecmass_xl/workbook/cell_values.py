@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
+
+from pecmass_xl.core.italian import format_decimal_it
 
 
 class CellText(str):
@@ -32,31 +35,6 @@ def _clean_format(number_format: str) -> str:
     """First section of the format with literals, colours and locale tags removed."""
     section = _SECTION_SPLIT.split(number_format or "General")[0]
     return _QUOTED.sub("", section)
-
-
-def _group_thousands(integer_digits: str) -> str:
-    groups = []
-    while len(integer_digits) > 3:
-        groups.insert(0, integer_digits[-3:])
-        integer_digits = integer_digits[:-3]
-    groups.insert(0, integer_digits)
-    return ".".join(groups)
-
-
-def format_decimal_it(value: float | int | Decimal, decimals: int, thousands: bool = False) -> str:
-    """`1234.5` → `1234,50` (or `1.234,50` with thousands), rounding half up like Excel."""
-    if type(value) is int:  # exact already (a CAP, a count): no Decimal needed
-        integer = str(abs(value))
-        text = (_group_thousands(integer) if thousands else integer) + ("," + "0" * decimals if decimals else "")
-        return "-" + text if value < 0 else text
-    quantum = Decimal(1).scaleb(-decimals)
-    number = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_UP)
-    sign = "-" if number < 0 else ""
-    text = f"{abs(number):f}"
-    integer, _, fraction = text.partition(".")
-    if thousands:
-        integer = _group_thousands(integer)
-    return sign + integer + ("," + fraction if decimals else "")
 
 
 def _format_general_number(value: float | int) -> str:
@@ -144,8 +122,62 @@ def cell_text(value: object, number_format: str | None = None) -> str:
     return CellText(display_text(value, number_format), value)
 
 
+_ITALIAN_PLAIN = re.compile(r"[+-]?\d+(,\d+)?")
+_ITALIAN_GROUPED = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?")
+_ENGLISH_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+_DOT_DECIMAL = re.compile(r"[+-]?\d*\.\d+")
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """How a text cell reads as a number by Italian rules: a value, or why it cannot be trusted."""
+
+    value: Decimal | None
+    problem: str | None = None  # Italian: the value is ambiguous or not written the Italian way
+
+
+def _clean_number_text(text: str) -> str:
+    return text.strip().replace("€", "").replace("\u00a0", "").replace(" ", "").replace("'", "")
+
+
+def read_italian_number(text: str) -> NumberReading:
+    """`1.234,56`, `1500`, `1.500` (= 1500) read by Italian rules; `1,234.56` or `1.5` are ambiguous.
+
+    The dot groups thousands and the comma separates decimals, as an Italian office writes them. A
+    value that only makes sense with the English convention is never guessed: the `problem` says how
+    it would be read either way, so the user fixes the cell instead of sending a wrong amount.
+    """
+    cleaned = _clean_number_text(text)
+    if not cleaned:
+        return NumberReading(None)
+    if _ITALIAN_PLAIN.fullmatch(cleaned) or _ITALIAN_GROUPED.fullmatch(cleaned):
+        return NumberReading(Decimal(cleaned.replace(".", "").replace(",", ".")))
+    english = None
+    if _ENGLISH_GROUPED.fullmatch(cleaned) and "." in cleaned:
+        english = Decimal(cleaned.replace(",", ""))
+    elif _DOT_DECIMAL.fullmatch(cleaned):
+        english = Decimal(cleaned)
+    if english is None:
+        return NumberReading(None)
+    decimals = max(-english.as_tuple().exponent, 0)
+    italian = format_decimal_it(english, decimals, thousands=True)
+    return NumberReading(None, (
+        f"«{text.strip()}» non è scritto all'italiana (il punto separa le migliaia, la virgola i decimali): "
+        f"con il punto decimale si leggerebbe {italian}. Scrivete {italian} se è questo il valore"
+    ))
+
+
 def parse_italian_number(text: str) -> Decimal | None:
-    """`1.234,56` or `1234.56` or `1234,5 €` → Decimal; None when it is no number."""
+    """`1.234,56`, `1.500` or `1234,5 €` → Decimal; None when it is no number or is ambiguous."""
+    return read_italian_number(text).value
+
+
+def legacy_parse_number(text: str) -> Decimal | None:
+    """How pecmass 0.1.0 read a number in text (a lone dot was a decimal point: `1.500` → 1,5).
+
+    Kept only to recognise PECs sent before the upgrade whose amount was read this way (their
+    content hash holds the old reading); never used to compose a new message.
+    """
     cleaned = text.strip().replace("€", "").replace("\u00a0", "").replace(" ", "")
     if not cleaned:
         return None

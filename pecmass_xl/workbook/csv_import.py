@@ -2,16 +2,25 @@
 
 The first row names the fields. Delimiter sniffed among `,` `;` tab; UTF-8 (with or without BOM)
 or Windows-1252; every value kept as text (a CAP `00184` stays `00184`).
+
+Why text, also for amounts and dates (issue 14.1): a template prints a text cell exactly as the CSV
+wrote it, so `{{ Importo }}` shows `1.500,00` and never a re-formatted number, and the content hash of
+a PEC sent before an upgrade stays the same. Where a template uses a value as a number (`euro`,
+`numero`, a comparison) it is read by Italian rules, and an ambiguous one is a `check` problem.
+`column_kinds` only decides the alignment (amounts right, dates centred), not the stored value.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.italian import describe_error
 
 DELIMITERS = ",;\t"
 
@@ -47,7 +56,7 @@ def read_csv_list(path: Path) -> CsvList:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise CannotRun(f"Non riesco a leggere il file CSV «{path}» ({exc.strerror}).") from exc
+        raise CannotRun(f"Non riesco a leggere il file CSV «{path}» ({describe_error(exc)}).") from exc
     text, encoding = _decode(data)
     if not text.strip():
         raise CannotRun(f"Il file CSV «{Path(path).name}» è vuoto.")
@@ -74,3 +83,34 @@ def read_csv_list(path: Path) -> CsvList:
             warnings.append(f"Riga {line_number} del CSV: più valori che intestazioni, quelli in eccesso sono ignorati.")
         rows.append((record + [""] * width)[:width])
     return CsvList(headers, rows, encoding, delimiter, warnings)
+
+
+_LEADING_ZERO = re.compile(r"[+-]?0\d")
+NUMBER, DATE, TEXT = "numero", "data", "testo"
+
+
+def _is_date(text: str) -> bool:
+    for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            dt.datetime.strptime(text, fmt)
+            return True
+        except ValueError:
+            continue
+    return False
+
+
+def column_kinds(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """Per column: NUMBER when every value is an unambiguous Italian number without leading zeros
+    (a CAP `00184` stays TEXT), DATE when every value is a date, else TEXT. Empty columns are TEXT."""
+    from pecmass_xl.workbook.cell_values import read_italian_number
+
+    kinds = []
+    for index in range(len(headers)):
+        values = [row[index].strip() for row in rows if index < len(row) and row[index].strip()]
+        if values and all(read_italian_number(v).value is not None and not _LEADING_ZERO.match(v) for v in values):
+            kinds.append(NUMBER)
+        elif values and all(_is_date(v) for v in values):
+            kinds.append(DATE)
+        else:
+            kinds.append(TEXT)
+    return kinds

@@ -14,7 +14,9 @@ from openpyxl.utils import get_column_letter
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook import styles
+from pecmass_xl.workbook.csv_import import DATE, NUMBER, column_kinds
 from pecmass_xl.workbook.gateway import ConfirmLossy
+from pecmass_xl.workbook.layout import DATE_ALIGNMENT, NUMBER_ALIGNMENT, format_label_sheet, format_list_sheet
 from pecmass_xl.workbook.read import read_workbook
 from pecmass_xl.workbook.riepilogo import Summary, write_summary
 from pecmass_xl.workbook.sheetdata import SheetData
@@ -65,6 +67,10 @@ class FileWorkbook:
             raise CannotRun(f"Manca il foglio «{c.SHEET_LIST}».")
         if update is not None:
             apply_results(wb, update)
+        format_list_sheet(wb[c.SHEET_LIST])
+        for name in (c.SHEET_MESSAGE, c.SHEET_SETTINGS):
+            if name in wb.sheetnames:
+                format_label_sheet(wb[name])
         if campaign_id:
             set_marker(wb, campaign_id)
         if summary is not None:
@@ -77,10 +83,13 @@ class FileWorkbook:
         wb.remove(wb[c.SHEET_LIST])
         ws = wb.create_sheet(c.SHEET_LIST, index)
         ws.append(headers + list(c.RESULT_COLUMNS))
+        alignments = [NUMBER_ALIGNMENT if kind == NUMBER else DATE_ALIGNMENT if kind == DATE else None
+                      for kind in column_kinds(headers, rows)]
         for col in range(1, len(headers) + 1):
             ws.cell(1, col).font = styles.HEADER_FONT
             ws.cell(1, col).fill = styles.HEADER_FILL
-            ws.column_dimensions[get_column_letter(col)].width = 18
+            if alignments[col - 1] is not None:  # amounts right, dates centred, also for rows typed later
+                ws.column_dimensions[get_column_letter(col)].alignment = alignments[col - 1]
         for record in rows:
             ws.append([None] * len(headers))
             row = ws.max_row
@@ -89,6 +98,8 @@ class FileWorkbook:
                     cell = ws.cell(row, col)
                     set_text(cell, value)
                     cell.number_format = "@"
+                    if alignments[col - 1] is not None:
+                        cell.alignment = alignments[col - 1]
         style_result_columns(ws, len(headers) + 1, ws.max_row)
         ws.freeze_panes = "B2"
         wb.active = index

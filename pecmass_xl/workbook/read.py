@@ -36,7 +36,7 @@ def open_package(path: Path) -> XlsxPackage:
     try:
         return XlsxPackage(path)
     except XlsxError as exc:
-        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
+        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile (file danneggiato o di un altro formato).") from exc
 
 
 def label_values(pairs: Iterable[tuple[object, object]]) -> tuple[dict[str, object], list[str]]:
@@ -141,7 +141,7 @@ def read_workbook(path: Path) -> SheetData:
         with collector_paused():
             return _read_package(path, package)
     except (ValueError, KeyError, IndexError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
+        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile (file danneggiato o di un altro formato).") from exc
     finally:
         package.archive.close()
 

@@ -6,11 +6,9 @@ The colours are named once (RGB hex) for both writers: openpyxl here, xlwings in
 
 from __future__ import annotations
 
-from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from pecmass_xl.core.vocabulary import STATUS_COLOURS
 from pecmass_xl.workbook import contract as c
 
 FONT_NAME = "Calibri"  # named, so LibreOffice and Excel for Mac do not fall back to a serif face
@@ -39,8 +37,8 @@ def rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
 
 
-def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
-    """Result columns: dark header, grey italic cells, a separating border."""
+def style_result_columns(ws, first_result_col: int, last_row: int = 0) -> None:
+    """Result columns: dark header, grey italic cells, a separating border; then the sheet's layout."""
     for offset, name in enumerate(c.RESULT_COLUMNS):
         col = first_result_col + offset
         header = ws.cell(1, col)
@@ -49,13 +47,9 @@ def style_result_columns(ws, first_result_col: int, last_row: int) -> None:
         if offset == 0:
             header.border = RESULT_BORDER
         ws.column_dimensions[get_column_letter(col)].width = 22 if name != c.COL_DETAIL else 40
-    status_col = get_column_letter(first_result_col + c.RESULT_COLUMNS.index(c.COL_STATUS))
-    target = f"{status_col}2:{status_col}{max(last_row, 1000)}"
-    for status, colour in STATUS_COLOURS.items():
-        ws.conditional_formatting.add(
-            target,
-            CellIsRule(operator="equal", formula=[f'"{status}"'], fill=status_fill(colour)),
-        )
+    from pecmass_xl.workbook.layout import format_list_sheet  # layout uses these styles: imported here
+
+    format_list_sheet(ws)  # widths, alignment, one set of colour rules over the whole column, printing
 
 
 def status_fill(colour: str) -> PatternFill:

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook import styles
+from pecmass_xl.workbook.layout import alignment_for_result
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -108,6 +109,7 @@ def write_result_cell(cell, column: str, value: object) -> None:
     else:
         set_text(cell, str(value))
     cell.font = styles.RESULT_FONT
+    cell.alignment = alignment_for_result(column)
 
 
 def _ensure_result_columns(ws) -> dict[str, int]:
@@ -158,7 +160,7 @@ def open_for_write(path: Path):
     try:
         return load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", keep_links=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile ({exc}).") from exc
+        raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile (file danneggiato o di un altro formato).") from exc
 
 
 def apply_results(wb, update: ResultUpdate) -> None:

@@ -73,7 +73,7 @@ def test_exit_0_with_warnings_only(make_book, cli):
     result = cli("check", path)
     assert result.rc == 0
     assert "Avviso (riga 3, colonna «PEC»)" in result.out
-    assert "2 righe: 2 pronte, 0 con errori; 0 errori, 1 avvisi." in result.out
+    assert "2 righe: 2 pronte, 0 con errori; 0 errori, 1 avviso." in result.out
 
 
 def test_exit_1_with_errors(make_book, cli):
@@ -81,7 +81,7 @@ def test_exit_1_with_errors(make_book, cli):
     result = cli("check", path)
     assert result.rc == 1
     assert "Errore (riga 3, colonna «PEC»): «x» non è un indirizzo PEC valido" in result.out
-    assert "2 righe: 1 pronte, 1 con errori; 1 errori, 0 avvisi." in result.out
+    assert "2 righe: 1 pronta, 1 con errori; 1 errore, 0 avvisi." in result.out
 
 
 def test_check_json_document(make_book, cli):

@@ -127,13 +127,27 @@ def test_import_into_an_existing_empty_list_keeps_the_rest(make_book, tmp_path, 
     assert settings[c.SET_PROVIDER] == "Aruba"
 
 
-def test_import_into_a_new_workbook_replaces_the_example_row(tmp_path, cli):
-    book = tmp_path / "nuova.xlsx"
+@pytest.mark.parametrize("name", ["nuova.xlsx", "nuova.xlsm"])
+def test_import_into_a_new_workbook_replaces_the_untouched_example_row(name, tmp_path, cli):
+    """Issue 14.6: the first import was refused ("contiene già 1 righe: usate --replace")."""
+    book = tmp_path / name
     assert cli("new", book).rc == 0
     result = cli("import-csv", _write_csv(tmp_path / "a.csv"), book)
-    assert result.rc == 2  # the example row is a list now: the user decides
+    assert result.rc == 0, result.err
+    values = list_values(book)
+    assert len(values) == 4 and values[1][0] == "mario.rossi@pec.test"
+
+
+def test_an_edited_example_row_is_the_user_s_list(tmp_path, cli):
+    book = tmp_path / "nuova.xlsx"
+    assert cli("new", book).rc == 0
+    wb = load_workbook(book)
+    wb[c.SHEET_LIST]["B2"] = "Maria"  # the user started writing the list
+    wb.save(book)
+    result = cli("import-csv", _write_csv(tmp_path / "a.csv"), book)
+    assert result.rc == 2
+    assert "contiene già 1 riga: usate --replace per sostituirla" in result.err
     assert cli("import-csv", _write_csv(tmp_path / "a.csv"), book, "--replace").rc == 0
-    assert len(list_values(book)) == 4
 
 
 def test_missing_address_column_warns(tmp_path, cli):

@@ -56,7 +56,13 @@ FILTERS = [
     ("{{ Importo|euro }}", 1000000, "#,##0", "1.000.000,00 €"),
     ("{{ Importo|euro }}", "1234,5", "@", "1.234,50 €"),
     ("{{ Importo|euro }}", "1.234,56 €", "@", "1.234,56 €"),
-    ("{{ Importo|euro }}", "1234.56", "@", "1.234,56 €"),
+    ("{{ Importo|euro }}", "1.500", "@", "1.500,00 €"),  # issue 14.1: the dot groups thousands (was 1,50 €)
+    ("{{ Importo|euro }}", "1.234.567,8", "@", "1.234.567,80 €"),
+    ("{{ Importo|euro }}", "-12,5", "@", "-12,50 €"),
+    ("{{ Importo|numero(0) }}", "12.000", "@", "12.000"),
+    ("{% if Importo > 1000 %}alto{% else %}basso{% endif %}", "1.500", "@", "alto"),
+    ("{% if Importo >= 1000 %}alto{% else %}basso{% endif %}", "999,99", "@", "basso"),
+    ("{% if Importo < 10 %}poco{% endif %}", 3, "General", "poco"),
     ("{{ Importo|numero }}", 1234.5, "General", "1.234,50"),
     ("{{ Importo|numero(0) }}", 1234.5, "General", "1.235"),
     ("{{ Importo|data }}", dt.datetime(2026, 3, 4, 15, 0), "dd/mm/yyyy hh:mm", "04/03/2026"),
@@ -95,4 +101,32 @@ def test_italian_number_helpers():
     assert format_decimal_it(2.675, 2) == "2,68"  # half up, like Excel, not banker's rounding
     assert format_decimal_it(-0.5, 0) == "-1"
     assert parse_italian_number("1.234,56 €") == Decimal("1234.56")
+    assert parse_italian_number("1.500") == Decimal("1500")
+    assert parse_italian_number("1.5") is None and parse_italian_number("1,234.56") is None
     assert parse_italian_number("abc") is None and parse_italian_number("  ") is None
+
+
+@pytest.mark.parametrize("value, read_as", [("1,234.56", "1.234,56"), ("1.5", "1,5"), ("12,345.6", "12.345,6"),
+                                            ("1234.56", "1.234,56")])
+@pytest.mark.parametrize("template", ["{{ Importo|euro }}", "{{ Importo|numero }}",
+                                      "{% if Importo > 100 %}alto{% endif %}"])
+def test_a_number_not_written_the_italian_way_is_a_check_problem(value, read_as, template, make_book, check):
+    """Issue 14.1: never a silent misreading; the row's problem names the value and how it would be read."""
+    path = make_book(headers=["PEC", "Importo"], rows=[["mario@pec.test", "1.500"], ["anna@pec.test", value]],
+                     formats={"B2": "@", "B3": "@"}, results=False, message={c.MSG_SUBJECT: "Avviso", c.MSG_TEXT: template})
+    rc, _, doc = check(path)
+    assert rc == 1
+    hits = [p for p in doc["problems"] if p["code"] == "number_ambiguous"]
+    assert [(p["row"], p["column"]) for p in hits] == [(3, "Importo")]
+    assert f"«{value}»" in hits[0]["message"] and read_as in hits[0]["message"]
+    assert not any(p["row"] == 2 for p in doc["problems"])  # "1.500" is Italian: one thousand five hundred
+
+
+def test_comparing_text_that_is_no_number_says_so_in_italian(make_book, check):
+    path = make_book(headers=["PEC", "Importo"], rows=[["mario@pec.test", "mille"]], results=False,
+                     message={c.MSG_SUBJECT: "Avviso", c.MSG_TEXT: "{% if Importo > 100 %}alto{% endif %}{{ 1 + Importo }}"})
+    rc, _, doc = check(path)
+    assert rc == 1
+    message = doc["problems"][0]["message"]
+    assert "«mille» non è un numero" in message
+    assert "not supported" not in message and "instances" not in message

@@ -31,21 +31,27 @@ def test_syntax_error_names_the_line(label, source, line, make_book, check):
     assert all(p["row"] is None for p in doc["problems"])
 
 
-@pytest.mark.parametrize("source, unknown, nearest", [
-    ("{{ nome }}", "nome", "Nome"),
-    ("{{ Cogome }}", "Cogome", "Cognome"),
-    ('{{ riga["Data nascita"] }}', "Data nascita", "Data di nascita"),
-    ('{{ riga["codice fiscale"] }}', "codice fiscale", "Codice fiscale"),
-    ("{{ Citta }}", "Citta", "Città"),
-    ("{{ riga.Nom }}", "Nom", "Nome"),
+@pytest.mark.parametrize("source, unknown, nearest, syntax", [
+    ("{{ nome }}", "nome", "Nome", "{{ Nome }}"),
+    ("{{ Cogome }}", "Cogome", "Cognome", "{{ Cognome }}"),
+    ('{{ riga["Data nascita"] }}', "Data nascita", "Data di nascita", '{{ riga["Data di nascita"] }}'),
+    ('{{ riga["codice fiscale"] }}', "codice fiscale", "Codice fiscale", '{{ riga["Codice fiscale"] }}'),
+    ("{{ Data_di_nascita }}", "Data_di_nascita", "Data di nascita", '{{ riga["Data di nascita"] }}'),
+    ("{{ Citta }}", "Citta", "Città", "{{ Città }}"),
+    ("{{ riga.Nom }}", "Nom", "Nome", "{{ Nome }}"),
 ])
-def test_unknown_field_names_the_nearest_header(source, unknown, nearest, make_book, check):
+def test_unknown_field_names_the_nearest_header(source, unknown, nearest, syntax, make_book, check):
+    """The hint names the header and the syntax that works for it (issue 14.5: `riga["…"]` for spaces)."""
     path = make_book(headers=HEADERS_WITH_SPACES, rows=[ROW_WITH_SPACES], message={c.MSG_TEXT: source})
     rc, _, doc = check(path)
     assert rc == 1
     hits = problems_with(doc, "template_unknown_field")
     assert [(p["row"], p["column"]) for p in hits] == [(None, c.MSG_TEXT)]
-    assert f"Il campo «{unknown}» non è un'intestazione di Destinatari. Forse intendevate «{nearest}»?" == hits[0]["message"]
+    expected = f"Il campo «{unknown}» non è un'intestazione di Destinatari. Forse intendevate «{nearest}»: scrivete {syntax}."
+    assert expected == hits[0]["message"]
+    # the suggested syntax really works: the same template with it checks clean
+    fixed = make_book(headers=HEADERS_WITH_SPACES, rows=[ROW_WITH_SPACES], message={c.MSG_TEXT: syntax}, name="fixed.xlsx")
+    assert check(fixed)[0] == 0
 
 
 def test_unknown_field_without_a_near_header_lists_the_fields(make_book, check):
@@ -118,7 +124,7 @@ def test_empty_value_with_spaces_in_the_header_hint(make_book, check):
                      message={c.MSG_SUBJECT: "Avviso", c.MSG_TEXT: 'Nato il {{ riga["Data di nascita"] }}'})
     rc, found, doc = check(path)
     assert found == [("template_empty_value", 2, "Data di nascita")]
-    assert "{% if riga[…] %}" in doc["problems"][0]["message"]
+    assert "{% if riga[\"Data di nascita\"] %}" in doc["problems"][0]["message"]
 
 
 def test_every_row_reported_not_only_the_first(make_book, check):
@@ -198,6 +204,6 @@ def test_unknown_field_is_said_once_not_on_every_row(make_book, check, cli):
     rc, found, doc = check(path)
     assert (rc, found) == (1, [("template_unknown_field", None, c.MSG_TEXT)])
     result = cli("check", path)
-    assert "3 righe: 0 pronte, 3 con errori; 1 errori, 0 avvisi." in result.out
+    assert "3 righe: 0 pronte, 3 con errori; 1 errore, 0 avvisi." in result.out
     preview = cli("preview", path, "--row", 3, "--json")
     assert preview.rc == 1 and [p["code"] for p in preview.json["problems"]] == ["template_unknown_field"]

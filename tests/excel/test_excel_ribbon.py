@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pecmass_xl.app import send as send_case
 from pecmass_xl.campaign.files import open_journal
 from pecmass_xl.campaign.new_workbook import build_new_workbook
 from pecmass_xl.core.errors import CannotRun
@@ -190,7 +191,7 @@ def test_a_row_edited_after_the_confirmation_is_not_sent(sb, tmp_path):
     ribbon_actions.invia(book, ui, spawn=in_process(apps, before=edit_second_row))
     sb.wait_idle(10)
     assert [envelopes(sb, a) for a in recipients] == [1, 0]
-    assert "modificate dopo la conferma" in fake.app._state["status_bar"]
+    assert "1 riga modificata dopo la conferma" in fake.app._state["status_bar"]
     assert column(fake, c.COL_ID)[1] is None
     ribbon_actions.invia(book, ui, spawn=in_process(apps))  # confirmed now, with the new text
     sb.wait_idle(10)
@@ -246,7 +247,7 @@ def test_import_csv_replaces_the_list_with_text_cells(tmp_path):
                       encoding="utf-8")
     ui = RecordingUi(answers=[True], csv_path=source)
     assert ribbon_actions.importa_csv(book, ui)
-    assert "sostituirle con le 2 del CSV" in ui.questions[0]
+    assert "sostituirle con le 2 righe del CSV" in ui.questions[0]
     sheet = fake.sheets.items[0]
     assert [sheet.peek(1, col) for col in range(1, 6)] == ["PEC", "Nome", "CAP", "Nota", c.COL_ID]
     assert [sheet.peek(2, col) for col in range(1, 5)] == ["anna@esempio.pec.test", "Anna", "00184", "=1+1"]
@@ -358,3 +359,19 @@ def test_a_send_while_the_user_edits_a_cell_writes_everything_and_leaves_excel_a
     assert "invio terminato, 3 PEC" in fake.app._state["status_bar"]
     assert {k: fake.app._state[k] for k in state} == state
     assert fake.app.references == 0
+
+
+def test_send_button_checks_the_connection_in_the_foreground(sb, tmp_path, monkeypatch):
+    """Issue 14.2: a provider that cannot be reached is a dialog before the worker starts, not a status line."""
+    from tests.sending.test_unreachable import unreachable_copy
+
+    monkeypatch.setenv("PECMASS_SANDBOX_DIR", str(unreachable_copy(sb, tmp_path / "sandbox-irraggiungibile")))
+    monkeypatch.setattr(send_case, "FOREGROUND_CONNECT_BUDGET", 1.0)
+    book, fake, apps = open_campaign(tmp_path, addresses(2))
+    ui = RecordingUi(answers=[True])
+    spawned = []
+    assert ribbon_actions.invia(book, ui, spawn=lambda a: spawned.append(a)) is None
+    assert spawned == [] and fake.saves == 0
+    assert "Nessuna PEC inviata: il gestore non è raggiungibile" in ui.errors[-1]
+    assert "connessione rifiutata" in ui.errors[-1] and "«Porta SMTP»" in ui.errors[-1]
+    assert ui.statuses[-1] is None  # the status bar is given back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -13,7 +14,10 @@ import sys
 
 import pytest
 
-KEYS = {"smtp_host", "smtp_port", "smtp_starttls_port", "imap_host", "imap_port", "user", "password", "ca_file", "dir"}
+from pecmass_xl.sandbox.clock import simulated_now
+
+KEYS = {"smtp_host", "smtp_port", "smtp_starttls_port", "imap_host", "imap_port", "user", "password", "ca_file", "dir",
+        "clock"}
 
 
 def run_sandbox(*arguments: str) -> subprocess.Popen:
@@ -34,6 +38,11 @@ def test_json_line_then_clean_stop_on_sigterm(tmp_path):
         assert set(connection) == KEYS
         assert connection["dir"] == str(directory.resolve())
         assert json.loads((directory / "connessione.json").read_text(encoding="utf-8")) == connection
+        # the published clock: 1000 simulated seconds per real second, started about now
+        clock = connection["clock"]
+        assert clock["time_scale"] == 1000
+        ahead = (simulated_now(clock, clock["real_start"] + 3.6) - dt.datetime.fromtimestamp(clock["simulated_start"], dt.UTC))
+        assert abs(ahead - dt.timedelta(hours=1)) < dt.timedelta(milliseconds=1)
         context = ssl.create_default_context(cafile=connection["ca_file"])
         with smtplib.SMTP_SSL(connection["smtp_host"], connection["smtp_port"], context=context, timeout=10) as client:
             client.login(connection["user"], connection["password"])
@@ -50,11 +59,14 @@ def test_json_line_then_clean_stop_on_sigterm(tmp_path):
 
 
 @pytest.mark.skipif(os.name == "nt", reason="signals are POSIX")
-def test_human_readable_details_in_italian(tmp_path):
-    process = run_sandbox("--dir", str(tmp_path / "sb"))
+@pytest.mark.parametrize("scale, hint", [("1", "pecmass sandbox --time-scale 3600"),
+                                         ("3600", "un'ora simulata passa in 1 secondo")])
+def test_human_readable_details_in_italian(tmp_path, scale, hint):
+    """Issue 14.7: the sandbox's own output shows how to use --time-scale and what to run next."""
+    process = run_sandbox("--dir", str(tmp_path / "sb"), "--time-scale", scale)
     lines = []
     try:
-        while not lines or "Ctrl-C" not in lines[-1]:
+        while not lines or "--follow" not in lines[-1] and hint not in "".join(lines):
             line = process.stdout.readline()
             assert line, "the sandbox stopped before printing its details"
             lines.append(line)
@@ -62,6 +74,8 @@ def test_human_readable_details_in_italian(tmp_path):
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     assert lines[0].startswith("Sandbox PEC in esecuzione")
+    text = "".join(lines)
+    assert "pecmass receipts prova.xlsx --follow" in text and "pecmass send prova.xlsx --yes" in text
     assert any(line.strip().startswith("Password:") for line in lines)
     assert "Sandbox fermata." in err
     assert process.returncode == 0

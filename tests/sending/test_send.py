@@ -153,3 +153,35 @@ def test_a_workbook_open_in_excel_is_not_sent(sb, tmp_path, capsys):
     assert "aperta in Excel" in capsys.readouterr().err
     sb.wait_idle(5)
     assert envelopes_for(sb, address) == 0
+
+
+def test_a_row_sent_before_the_italian_number_reading_is_still_recognised(sb, tmp_path, capsys):
+    """Issue 14.1: pecmass 0.1.0 printed text "1.500" as 1,50 €; the hash of that PEC must still match."""
+    from pecmass_xl.campaign.templates import legacy_number_reading
+
+    recipient = addresses(1)[0]
+    path = make_campaign(tmp_path, [recipient], text="Importo dovuto: {{ N|euro }}.")
+    wb = load_workbook(path)
+    wb[c.SHEET_LIST]["C2"].value = "1.500"  # as import-csv stores it: text
+    wb.save(path)
+    with legacy_number_reading():  # the send as the previous version composed it
+        assert run("send", path, "--yes") == 0
+    old_id = sheet_rows(path)[0][c.COL_ID]
+    sent = (tmp_path / "campagna - archivio PEC" / old_id / "inviato-1.eml").read_bytes()
+    assert b"1,50" in sent
+    capsys.readouterr()
+    assert run("preview", path, "--row", 2) == 0
+    assert "Importo dovuto: 1.500,00 €." in capsys.readouterr().out  # today's reading
+    wb = load_workbook(path)  # the ID invio is lost (workbook closed without saving)
+    ws = wb[c.SHEET_LIST]
+    id_col = [cell.value for cell in ws[1]].index(c.COL_ID) + 1
+    ws.cell(2, id_col).value = None
+    ws.cell(2, id_col + 1).value = None
+    wb.save(path)
+    assert run("send", path, "--yes") == 0
+    out = capsys.readouterr().out
+    assert "1 riga riconosciuta come già inviata" in out
+    assert "Riga 2: riconosciuta come già inviata" in out and "vecchia maniera" in out
+    assert sheet_rows(path)[0][c.COL_ID] == old_id
+    sb.wait_idle(10)
+    assert envelopes_for(sb, recipient) == 1
