@@ -180,7 +180,7 @@ class DemoUi:
         """Nothing: the send's reporter shows the progress."""
 
     def confirm_send(self, facts: SendFacts) -> bool:
-        self.say(f"Invio di {facts.rows} PEC alla sandbox…")
+        self.say(f"Invio di {plural(facts.rows, 'PEC')} alla sandbox…")
         return True
 
     def confirm_test(self, row: int, to: str) -> bool:

@@ -53,7 +53,8 @@ def cmd_import_csv(args) -> int:
     def may_replace(existing: int, _new: int) -> bool:
         if not args.replace:
             raise CannotRun(
-                f"Il foglio Destinatari contiene già {existing} righe: usate --replace per sostituirle "
+                f"Il foglio Destinatari contiene già {plural(existing, 'riga')}: usate --replace per "
+                f"{'sostituirla' if existing == 1 else 'sostituirle'} "
                 "(il registro degli invii già fatti resta: nessuna PEC partirà due volte)."
             )
         return True
