@@ -22,6 +22,7 @@ from pecmass_xl.app.ui import SendFacts
 from pecmass_xl.campaign.checks import run_checks
 from pecmass_xl.campaign.files import campaign_archive, open_journal
 from pecmass_xl.campaign.new_workbook import build_new_workbook
+from pecmass_xl.core.italian import plural
 from pecmass_xl.journal import new_campaign_id
 from pecmass_xl.sending.engine import Reporter, SendOptions
 from pecmass_xl.tracking.follow import FollowOptions
