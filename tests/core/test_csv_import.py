@@ -202,3 +202,20 @@ def test_imported_list_checks_clean(tmp_path, cli):
     result = cli("check", book, "--json")
     assert (result.rc, result.json) == (0, {"rows": 3, "problems": []})
     assert cli("preview", book, "--row", 4, "--json").json["subject"] == "Avviso Luca D'Angelo"
+
+
+def test_imported_amounts_and_dates_are_aligned_but_stay_text(tmp_path, cli):
+    """Issue 14.8: after an import amounts and dates were left-aligned text; a CAP stays plain text."""
+    rows = [["PEC", "Importo", "Scadenza", "CAP", "Nota"],
+            ["mario@pec.test", "1.500,00", "31/12/2026", "00184", "prima"],
+            ["anna@pec.test", "89,90", "01/02/2027", "20121", "1.5"]]
+    book = tmp_path / "campagna.xlsx"
+    assert cli("import-csv", _write_csv(tmp_path / "a.csv", ";", rows=rows), book).rc == 0
+    ws = load_workbook(book)[c.SHEET_LIST]
+    for row in (2, 3):
+        assert ws.cell(row, 2).alignment.horizontal == "right" and ws.cell(row, 2).data_type == "s"
+        assert ws.cell(row, 3).alignment.horizontal == "center" and ws.cell(row, 3).data_type == "s"
+        assert ws.cell(row, 4).alignment.horizontal is None  # leading zeros: a code, not an amount
+        assert ws.cell(row, 5).alignment.horizontal is None  # "1.5" is not an Italian number
+    assert ws.column_dimensions["B"].alignment.horizontal == "right"  # rows typed later too
+    assert ws["B2"].value == "1.500,00"  # printed as written
