@@ -142,7 +142,9 @@ def quick_start(time_scale: float, directory: Path) -> list[str]:
         "  pecmass send prova.xlsx --yes",
         "  pecmass receipts prova.xlsx --follow   (segue le ricevute con l'orologio della sandbox)",
     ]
-    if os.environ.get("PECMASS_SANDBOX_DIR") != str(directory):
+    from pecmass_xl.core.paths import default_sandbox_dir
+
+    if Path(directory).resolve() != Path(default_sandbox_dir()).resolve():  # the Sandbox preset looks there
         lines.append(f"  con la cartella di questa sandbox: PECMASS_SANDBOX_DIR={directory}")
     if time_scale == 1:
         lines += [
