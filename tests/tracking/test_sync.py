@@ -219,9 +219,9 @@ def test_nothing_new_leaves_the_workbook_alone_unless_it_lost_results(sb, tmp_pa
 
 def test_follow_watches_a_non_pec_row_for_a_bounce_then_ends(sb, tmp_path):
     # The window is measured on the sandbox's clock, published in connessione.json (100,000 simulated
-    # seconds per real second: a window of 60,000 simulated seconds lasts about 0.6 real seconds).
+    # seconds per real second: a window of 500,000 simulated seconds lasts about 5 real seconds).
     path = make_campaign(tmp_path, [unique("segue"), unique("giorgio", "posta-ordinaria.example")])
     assert run("send", path, "--yes", *FAST_SEND) == 0
-    code, doc = run_json("receipts", path, "--follow", "--poll", "0.2", "--bounce-window", "60000", "--json")
+    code, doc = run_json("receipts", path, "--follow", "--poll", "0.2", "--bounce-window", "500000", "--json")
     assert code == 0 and doc["pending"] == 0 and doc["rounds"] >= 2
     assert [r[c.COL_STATUS] for r in sheet_rows(path)] == ["Consegnato", "Accettato (non PEC)"]
