@@ -14,7 +14,7 @@ import logging
 import sys
 
 from pecmass_xl import __version__
-from pecmass_xl.core.errors import EXIT_CANNOT_RUN, PecmassError
+from pecmass_xl.core.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, PecmassError
 
 # Each module under pecmass_xl.cli and the commands it registers. A command imports only its own
 # group (a lighter start: `send` needs neither the sandbox's servers nor the receipts' signature
@@ -183,3 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrotto.", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a defect of ours: logged with its frames, said in Italian
+        return _unexpected(exc, args.verbose)
+
+
+def _unexpected(exc: Exception, verbose: bool) -> int:
+    """An error pecmass did not foresee: the log gets the type and the frames (never the message, which
+    may carry an address); the user gets Italian words and where the details are, not a traceback."""
+    import traceback
+
+    from pecmass_xl.core.paths import log_file
+
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logging.getLogger("pecmass.cli").error("unexpected %s\n%s", type(exc).__name__, frames)
+    print("Errore imprevisto: l'operazione non è stata completata. Quanto già inviato è nel registro "
+          f"della campagna; i dettagli tecnici sono nel file di registro di pecmass: {log_file()}.", file=sys.stderr)
+    if verbose:
+        traceback.print_exception(exc)
+    return EXIT_FAILED_ROWS

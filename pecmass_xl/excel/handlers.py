@@ -67,8 +67,8 @@ def _run(action_name: str) -> Any:
         from pecmass_xl.core.paths import log_file
 
         log.error("ribbon action %s failed: %s", action_name, type(exc).__name__, exc_info=False)
-        ui.error(f"Errore imprevisto ({type(exc).__name__}). Nessun dato è andato perso: gli invii sono "
-                 f"nel registro. Il file di registro di pecmass è {log_file()}.")
+        ui.error("Errore imprevisto: l'operazione non è stata completata. Nessun dato è andato perso: gli "
+                 f"invii sono nel registro. I dettagli tecnici sono nel file di registro di pecmass: {log_file()}.")
     finally:
         _give_back_status_bar(book, ui)
     return None

@@ -181,3 +181,22 @@ def test_end_to_end_exit_codes(tmp_path):
     assert run_subprocess("check").returncode == 2
     bad = build_book(tmp_path / "errori.xlsx", rows=[["x", "A", "B", None]])
     assert run_subprocess("check", bad).returncode == 1
+
+
+def test_an_unforeseen_error_is_italian_words_not_a_traceback(make_book, monkeypatch, capsys):
+    """A defect of ours must not put Python's words in front of the user: Italian text, the log's path,
+    exit 1 (something may already have happened); the log gets the type and frames, never the message."""
+    import pecmass_xl.cli.workbook as workbook_commands
+    from pecmass_xl.core.paths import log_file
+
+    def explode(args):
+        address = "mario.rossi@" + args.path.suffix.strip(".") + ".pec.test"  # data, not source text
+        raise KeyError(address)
+
+    monkeypatch.setattr(workbook_commands, "cmd_check", explode)
+    assert main(["check", str(make_book())]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Errore imprevisto: l'operazione non è stata completata.")
+    assert "Traceback" not in err and "KeyError" not in err and "mario.rossi" not in err
+    logged = log_file().read_text(encoding="utf-8")
+    assert "unexpected KeyError" in logged and "mario.rossi" not in logged

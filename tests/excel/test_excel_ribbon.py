@@ -296,7 +296,8 @@ def test_handlers_turn_errors_into_italian_message_boxes(tmp_path, monkeypatch):
     monkeypatch.setattr(ribbon_actions, "verifica", explode)
     handlers.verifica()
     text = fake.app.alerts[-1]["prompt"]
-    assert text.startswith("Errore imprevisto (KeyError)") and "mario.rossi" not in text
+    assert text.startswith("Errore imprevisto: l'operazione non è stata completata.") and "mario.rossi" not in text
+    assert "KeyError" not in text  # no Python words in front of the user; the type is in the log
 
 
 def test_a_workbook_without_a_local_copy_gets_a_message_not_a_traceback(monkeypatch, tmp_path):
