@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
-from pecmass_xl.core.paths import data_dir
+from pecmass_xl.core.paths import data_dir, private_dir, private_opener
 from pecmass_xl.sending.plan import SendPlan, draft_hash
 
 Spawn = Callable[[list[str]], int]  # worker arguments -> pid
@@ -27,15 +27,14 @@ Spawn = Callable[[list[str]], int]  # worker arguments -> pid
 
 def spawn_worker(arguments: list[str], module: str = "pecmass_xl") -> int:
     """Start `python -m <module> <arguments>` detached from this terminal or Excel; returns its pid."""
-    log_dir = data_dir() / "workers"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = private_dir(data_dir() / "workers")
     log_path = log_dir / f"{module.rsplit('.', 1)[-1]}-{int(time.time())}-{os.getpid()}.log"
     kwargs: dict = {"stdin": subprocess.DEVNULL, "close_fds": True}
     if os.name == "nt":
         kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
     else:
         kwargs["start_new_session"] = True
-    with log_path.open("ab") as log:
+    with open(log_path, "ab", opener=private_opener) as log:
         process = subprocess.Popen([sys.executable, "-m", module, *arguments], stdout=log, stderr=log, **kwargs)
     return process.pid
 
@@ -56,8 +55,7 @@ StartSend = Callable[[SendJob], int]  # a front's way to hand a SendJob to its w
 
 def write_confirmation(plan: SendPlan) -> Path:
     """The rows the user confirmed, by row number and content: the worker sends only these."""
-    folder = data_dir() / "workers"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(data_dir() / "workers")
     path = folder / f"conferma-{plan.campaign_id}-{int(time.time() * 1000)}.json"
     rows = [{"row": r.number, "hash": draft_hash(r), "id": r.id_invio} for r in plan.due]
     path.write_text(json.dumps({"campaign": plan.campaign_id, "rows": rows,

@@ -22,8 +22,8 @@ def password_settings(book: WorkbookGateway) -> Settings:
     return valid_settings(book)
 
 
-def save_password(settings: Settings, secret: str) -> None:
-    """Into the system keyring, never into the workbook."""
+def save_password(settings: Settings, secret: str, allow_plaintext: bool = False) -> str:
+    """Into the keyring, never into the workbook; returns where it went (Italian, for the message)."""
     if not secret:
         raise CannotRun("Password vuota: nulla salvato.")
-    store_password(settings, secret)
+    return store_password(settings, secret, allow_plaintext=allow_plaintext)

@@ -57,7 +57,8 @@ def send_facts(plan: SendPlan, resend: bool = False) -> SendFacts:
     s = plan.settings
     facts = SendFacts(rows=len(plan.due), mailbox=s.mailbox, provider=s.provider, pace_per_minute=s.pace_per_minute,
                       estimated_seconds=plan.estimated_seconds, adopted=len(plan.adopted), invalid=len(plan.invalid),
-                      warnings=list(plan.warnings), resend=resend, is_sandbox=s.is_sandbox)
+                      warnings=list(plan.warnings), attachments=plan.attachments_line(), resend=resend,
+                      is_sandbox=s.is_sandbox)
     if plan.notice:
         with open_ledger(s) as ledger:
             if not ledger.is_acknowledged(s.mailbox, LEGALMAIL_NOTICE_KEY):

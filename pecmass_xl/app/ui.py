@@ -25,6 +25,7 @@ class SendFacts:
     adopted: int  # rows recognised as already handed over (their ID invio comes back)
     invalid: int  # rows with errors, not sent
     warnings: list[str] = field(default_factory=list)
+    attachments: str = ""  # how many attachments leave and their total size (SendPlan.attachments_line)
     resend: bool = False
     is_sandbox: bool = False
     notice: str | None = None  # the provider's contract notice, when this mailbox has not acknowledged it yet

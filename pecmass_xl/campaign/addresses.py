@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 
+from pecmass_xl.campaign.header_values import ENCODED_WORD, header_value_problem
+
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LOCAL = rf"{_ATOM}(?:\.{_ATOM})*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = rf"{_LABEL}(?:\.{_LABEL})+"
 ADDRESS = re.compile(rf"^{_LOCAL}@{_DOMAIN}$")
 _SEPARATORS = re.compile(r"[,;\s]")
-_CONTROL = re.compile("[\x00-\x1f]")
 RESERVED_TLDS = ("test", "example", "invalid", "localhost")
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 
 
 def is_valid_address(address: str) -> bool:
-    if len(address) > 254 or not ADDRESS.match(address):
+    if len(address) > 254 or not ADDRESS.match(address) or ENCODED_WORD.search(address):
         return False
     local, _, domain = address.rpartition("@")
     return len(local) <= 64 and not domain.split(".")[-1].isdigit()
@@ -46,8 +47,9 @@ def address_problem(address: str, sandbox: bool) -> tuple[str, str] | None:
     text = address.strip()
     if looks_like_several(text):
         return "address_multiple", f"«{text}» contiene più indirizzi: mettetene uno solo per riga (una PEC per destinatario)."
-    if _CONTROL.search(text):
-        return "header_value_control", "L'indirizzo contiene a capo o caratteri di controllo: correggetelo."
+    unsafe = header_value_problem(text)
+    if unsafe:
+        return unsafe[0], f"L'indirizzo {unsafe[1]}: correggetelo."
     if text.startswith("<") or "<" in text or '"' in text:
         return "address_invalid", f"«{text}» non è un indirizzo semplice: scrivete solo nome@dominio, senza nomi né parentesi."
     if not is_valid_address(text):

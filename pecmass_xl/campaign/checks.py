@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pecmass_xl.campaign.addresses import address_problem, normalise
 from pecmass_xl.campaign.attachments import Attachment, inspect, split_paths
+from pecmass_xl.campaign.header_values import header_value_problem, strip_invisible
 from pecmass_xl.campaign.mime import MessageDraft
 from pecmass_xl.campaign.problems import ERROR, Problem, problem
 from pecmass_xl.campaign.settings import Settings, resolve_settings
@@ -109,14 +110,22 @@ def check_headers(sheet: SheetData) -> list[Problem]:
     return found
 
 
-def _resolve_attachments(references: list[str], sheet: SheetData, row: int | None, column: str) -> tuple[list[Attachment], list[Problem]]:
+def _invisible_warning(removed: list[str], what: str, row: int | None, column: str) -> Problem:
+    return problem("header_value_invisible", f"{what} conteneva caratteri invisibili ({', '.join(removed)}), tolti nel messaggio: correggete la cella se non li volevate.", row=row, column=column)
+
+
+def _resolve_attachments(references: list[str], sheet: SheetData, row: int | None, column: str,
+                         allowed: list | tuple = ()) -> tuple[list[Attachment], list[Problem]]:
     attachments: list[Attachment] = []
     found: list[Problem] = []
     for reference in references:
-        attachment, code, message = inspect(reference, sheet.folder)
+        attachment, code, message = inspect(reference, sheet.folder, allowed)
         if attachment is None:
             found.append(problem(code, message, row=row, column=column))
             continue
+        _, removed = strip_invisible(reference.replace("\\", "/").rpartition("/")[2])
+        if removed:
+            found.append(_invisible_warning(removed, f"Il nome dell'allegato «{attachment.name}»", row, column))
         if attachment.size == 0:
             found.append(problem("attachment_empty", f"L'allegato «{reference}» è vuoto (0 byte).", row=row, column=column))
         attachments.append(attachment)
@@ -166,7 +175,8 @@ class _Checker:
         self.used_columns = set(self.subject.fields) | set(self.text.fields) | set(self.personal.fields)
         self.used_columns |= {self.settings.address_column, c.ATTACHMENTS_HEADER}
         common_refs = split_paths(str(sheet.message.get(c.MSG_COMMON_ATTACHMENTS) or ""))
-        self.common, common_problems = _resolve_attachments(common_refs, sheet, None, c.MSG_COMMON_ATTACHMENTS)
+        self.common, common_problems = _resolve_attachments(common_refs, sheet, None, c.MSG_COMMON_ATTACHMENTS,
+                                                            self.settings.attachment_folders)
         self.general += common_problems
         rows = [self.check_row(row) for row in sheet.rows]
         if not rows:
@@ -195,7 +205,9 @@ class _Checker:
         for column in row.stray:
             found.append(problem("header_missing", f"La cella della colonna {column} ha un valore ma la colonna non ha intestazione: viene ignorata.", row=n))
 
-        address = str(row.values.get(self.settings.address_column, "")).strip()
+        address, removed = strip_invisible(str(row.values.get(self.settings.address_column, "")).strip())
+        if removed:
+            found.append(_invisible_warning(removed, "L'indirizzo", n, self.settings.address_column))
         bad = address_problem(address, self.settings.is_sandbox)
         if bad:
             found.append(problem(bad[0], bad[1], row=n, column=self.settings.address_column))
@@ -209,27 +221,33 @@ class _Checker:
         subject = self.render_field(self.subject, row, found)
         text = self.render_field(self.text, row, found)
         if subject is not None:
-            stripped = subject.strip()
+            subject, removed = strip_invisible(subject)
+            if removed:
+                found.append(_invisible_warning(removed, "L'oggetto composto", n, c.MSG_SUBJECT))
+            stripped = subject.strip(" \r\n")
+            unsafe = header_value_problem(stripped)
             if "\n" in stripped or "\r" in stripped:
                 found.append(problem("subject_multiline", "L'oggetto composto va su più righe: togliete gli a capo dal modello o dai valori usati.", row=n, column=c.MSG_SUBJECT))
-            elif _CONTROL_RE.search(subject):
-                found.append(problem("header_value_control", "L'oggetto composto contiene caratteri di controllo: controllate i valori usati.", row=n, column=c.MSG_SUBJECT))
-            elif not subject.strip():
+            elif unsafe:
+                found.append(problem(unsafe[0], f"L'oggetto composto {unsafe[1]}{self.source_of(row, self.subject)}.", row=n, column=c.MSG_SUBJECT))
+            elif not stripped.strip():
                 found.append(problem("subject_empty", "L'oggetto composto è vuoto.", row=n, column=c.MSG_SUBJECT))
-            subject = subject.strip()
+            subject = stripped.strip()
         if text is not None and not text.strip():
             found.append(problem("text_empty", "Il testo composto è vuoto.", row=n, column=c.MSG_TEXT))
 
         attachments = list(self.common)
         references = split_paths(str(row.values.get(c.ATTACHMENTS_HEADER, "")))
         if references:
-            personal, problems_found = _resolve_attachments(references, self.sheet, n, c.ATTACHMENTS_HEADER)
+            personal, problems_found = _resolve_attachments(references, self.sheet, n, c.ATTACHMENTS_HEADER,
+                                                            self.settings.attachment_folders)
             attachments += personal
             found += problems_found
         if self.personal.template is not None and self.personal.source.strip():
             rendered = self.render_field(self.personal, row, found)
             if rendered and rendered.strip():
-                personal, problems_found = _resolve_attachments(split_paths(rendered), self.sheet, n, c.MSG_PERSONAL_ATTACHMENT)
+                personal, problems_found = _resolve_attachments(split_paths(rendered), self.sheet, n, c.MSG_PERSONAL_ATTACHMENT,
+                                                                self.settings.attachment_folders)
                 attachments += personal
                 found += problems_found
 
@@ -253,10 +271,15 @@ class _Checker:
             return None
         return MessageDraft(draft.to, subject.text.strip(), text.text, draft.attachments)
 
+    def source_of(self, row: ListRow, compiled: CompiledTemplate) -> str:
+        """` (dal valore della colonna «Nome»)`: the first cell that brought an unsafe character, if any."""
+        columns = [name for name in sorted(compiled.fields) if header_value_problem(str(row.values.get(name, "")))]
+        return f" (dal valore della colonna «{columns[0]}»)" if columns else ""
+
     def render_field(self, compiled: CompiledTemplate, row: ListRow, found: list[Problem]) -> str | None:
         if compiled.template is None or compiled.issues:
             return None  # the template's own error, said once, blocks every row: no echo per row
-        result = render(compiled, row.values)
+        result = render(compiled, row.values, self.settings.max_size_bytes)
         if result.error_code == "number_ambiguous":
             column = next((h for h, v in row.values.items() if str(v) == result.error_value), compiled.label)
             found.append(problem("number_ambiguous", f"Il modello «{compiled.label}» usa questo valore come numero: {result.error}.", row=row.number, column=column))

@@ -8,9 +8,19 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from pecmass_xl.campaign.attachments import Attachment, encoded_size
+from pecmass_xl.campaign.attachments import (
+    Attachment,
+    AttachmentError,
+    changed_since_check,
+    encoded_size,
+    read_attachment,
+)
+from pecmass_xl.campaign.header_values import require_header_value
 
 SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
+# Built with this Message-ID, replaced by the attempt's own once the message is known to build: a
+# message is built before its attempt is recorded (never sent with it).
+PENDING_MESSAGE_ID = "<pecmass.pending@pecmass.invalid>"
 HEADER_OVERHEAD = 1200  # headers and MIME boundaries, a generous estimate
 
 
@@ -43,7 +53,27 @@ class MessageDraft:
         return HEADER_OVERHEAD + len(self.subject.encode("utf-8")) * 2 + body + names + sum(encoded_size(a.size) for a in self.attachments)
 
 
+def check_draft_headers(draft: MessageDraft, sender: str) -> None:
+    """Refuse (`UnsafeHeaderValue`) a value no header may hold, on any Python patch level."""
+    require_header_value("Il mittente", sender)
+    require_header_value("L'indirizzo del destinatario", draft.to)
+    require_header_value("L'oggetto", draft.subject)
+    for attachment in draft.attachments:
+        require_header_value(f"Il nome dell'allegato «{attachment.name}»", attachment.name)
+
+
+def check_draft(draft: MessageDraft, sender: str) -> None:
+    """Everything `build_message` would refuse, without reading the attachments (cheap, for freezing)."""
+    check_draft_headers(draft, sender)
+    for attachment in draft.attachments:
+        reason = changed_since_check(attachment)
+        if reason:
+            raise AttachmentError(reason)
+
+
 def build_message(draft: MessageDraft, sender: str, message_id: str, receipt_type: str, date: dt.datetime | None = None) -> EmailMessage:
+    """The message of one row; raises `MessageNotBuilt` (Italian) when it cannot be built."""
+    check_draft_headers(draft, sender)
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = sender
     msg["To"] = draft.to
@@ -54,7 +84,7 @@ def build_message(draft: MessageDraft, sender: str, message_id: str, receipt_typ
     msg.set_content(draft.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     for attachment in draft.attachments:
         maintype, _, subtype = attachment.mime_type.partition("/")
-        data = attachment.path.read_bytes()
+        data = read_attachment(attachment)
         if maintype == "message":
             maintype, subtype = "application", "octet-stream"  # keep .eml bytes untouched
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.name)

@@ -51,6 +51,8 @@ SETTINGS_ROWS = [
     (c.SET_CA_FILE, "", "File dei certificati CA da usare al posto di quelli di sistema (facoltativo)."),
     (c.SET_ADDRESS_COLUMN, c.DEFAULT_ADDRESS_HEADER, "Intestazione della colonna con l'indirizzo del destinatario."),
     (c.SET_SAVE_SENT_COPY, "No", "Sì per salvare una copia di ogni PEC nella cartella Inviata del gestore."),
+    (c.SET_ATTACHMENT_FOLDERS, "", "Altre cartelle da cui si possono prendere gli allegati, separate da ; "
+     "(vuoto = solo la cartella della cartella di lavoro e le sue sottocartelle)."),
 ]
 
 HEADER_HELP = {

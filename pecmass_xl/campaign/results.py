@@ -39,8 +39,15 @@ def journal_update(journal: Journal, report: CheckReport | None, archive: Path,
     """Result cells for every row the journal knows, plus check results for rows without an ID;
     `workbook_folder` makes the receipts links relative to it."""
     update = ResultUpdate(new_ids=dict(new_ids or {}))
+    # A row given its ID invio whose message then could not be built has no attempt: it shows why.
+    invalid = {}
+    if report is not None:
+        invalid = {(p.id_invio or p.number): p.error_text for p in report.rows if not p.ok}
     for row_id, view in journal.row_views().items():
         values = dict(view.result_columns())
+        reason = invalid.get(row_id) or invalid.get(view.row_number) if view.attempt is None else None
+        if reason:
+            values.update({c.COL_STATUS: c.ST_INVALID, c.COL_DETAIL: reason, c.COL_OUTCOME: None})
         values.pop(c.COL_ID, None)
         for column in c.DATE_RESULT_COLUMNS:
             values[column] = rome_wall_clock(values.get(column))

@@ -38,6 +38,7 @@ class Settings:
     sandbox_dir: Path | None = None
     sandbox_password: str | None = None
     sandbox_clock: dict | None = None  # the sandbox's published clock (connessione.json), if any
+    attachment_folders: list[Path] = field(default_factory=list)  # besides the workbook's own folder
 
     @property
     def is_sandbox(self) -> bool:
@@ -168,6 +169,14 @@ def resolve_settings(values: dict[str, object], message: dict[str, object], work
     s.archive_folder = (workbook_folder / archive) if archive else None
     s.address_column = _text(values.get(c.SET_ADDRESS_COLUMN)) or c.DEFAULT_ADDRESS_HEADER
     s.save_sent_copy = _text(values.get(c.SET_SAVE_SENT_COPY)).lower() in ("sì", "si", "yes", "true", "1", "vero")
+
+    for folder in (f.strip() for f in _text(values.get(c.SET_ATTACHMENT_FOLDERS)).split(";")):
+        if folder:
+            path = Path(folder) if Path(folder).is_absolute() else workbook_folder / folder
+            if path.is_dir():
+                s.attachment_folders.append(path)
+            else:
+                problems.append(problem("setting_invalid", f"La cartella «{folder}» non esiste.", column=c.SET_ATTACHMENT_FOLDERS))
 
     ca_env = os.environ.get("PECMASS_CA_FILE")
     ca_text = _text(values.get(c.SET_CA_FILE))

@@ -11,17 +11,27 @@ import contextlib
 import contextvars
 import datetime as dt
 import difflib
+import logging
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from pecmass_xl.campaign.template_limits import (
+    LimitedEnvironment,
+    TemplateLimit,
+    count_loops,
+    limit_filters,
+    reset_budget,
+)
 from pecmass_xl.core.italian import format_decimal_it
 from pecmass_xl.workbook.cell_values import CellText, format_date, legacy_parse_number, read_italian_number
 
 ROW_VARIABLE = "riga"
+DEFAULT_MAX_CHARS = 30_000_000  # the output stops here unless the caller gives its size limit
+log = logging.getLogger("pecmass.templates")
 
 
 class EmptyUse(Exception):
@@ -185,10 +195,11 @@ def _field_value(value: object) -> object:
 
 
 def make_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["euro"] = euro_filter
     env.filters["data"] = date_filter
     env.filters["numero"] = number_filter
+    limit_filters(env)
     # No globals (range, dict, cycler, lipsum, namespace…): templates only see the row's fields.
     # Every such name was refused as an unknown field anyway; an empty mapping also makes each
     # render cheaper (jinja copies the globals into every new context).
@@ -217,6 +228,7 @@ class CompiledTemplate:
 def _referenced_fields(ast: nodes.Template, headers: set[str]) -> tuple[set[str], set[str]]:
     """(known headers used, unknown names) from variables and `riga["…"]` subscripts."""
     assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    assigned |= {n.name for n in ast.find_all(nodes.Macro)}
     used: set[str] = set()
     unknown: set[str] = set()
     for node in ast.find_all(nodes.Name):
@@ -264,12 +276,23 @@ def compile_template(label: str, source: str, headers: list[str]) -> CompiledTem
     compiled = CompiledTemplate(label, source or "")
     try:
         ast = ENVIRONMENT.parse(compiled.source)
-        compiled.template = ENVIRONMENT.from_string(compiled.source)
+        used, unknown = _referenced_fields(ast, set(headers))
+        for node in ast.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+            raise TemplateSyntaxError("include, extends e import non sono disponibili: scrivete tutto nel modello", node.lineno)
+        compiled.template = ENVIRONMENT.from_string(count_loops(ast))
         compiled.template.globals = {}  # no globals (see make_environment): nothing to copy per render
     except TemplateSyntaxError as exc:
         compiled.issues.append(TemplateIssue("template_syntax", f"Errore di sintassi alla riga {exc.lineno} del modello: {italian_syntax_error(exc.message)}."))
         return compiled
-    used, unknown = _referenced_fields(ast, set(headers))
+    except RecursionError:
+        compiled.template = None
+        compiled.issues.append(TemplateIssue("template_syntax", "Il modello ha troppi livelli annidati (parentesi o blocchi uno dentro l'altro): semplificatelo."))
+        return compiled
+    except Exception as exc:  # noqa: BLE001 - any other failure of the compiler: said in Italian, logged
+        log.warning("template not compiled: %s", type(exc).__name__)
+        compiled.template = None
+        compiled.issues.append(TemplateIssue("template_syntax", f"Il modello non si può preparare ({type(exc).__name__}): semplificatelo."))
+        return compiled
     compiled.fields = used
     for name in sorted(unknown):
         near = nearest_header(name, headers)
@@ -365,27 +388,54 @@ def _italian_security(error: SecurityError) -> str:
     return f"operazione non consentita nel modello{what}"
 
 
-def render(compiled: CompiledTemplate, values: dict[str, CellText]) -> Rendered:
+def _stream(template, context, max_chars: int) -> str | None:
+    """The output, piece by piece; None as soon as it passes `max_chars`."""
+    pieces: list[str] = []
+    total = 0
+    for piece in template.root_render_func(context):
+        total += len(piece)
+        if total > max_chars:
+            return None
+        pieces.append(piece)
+    return "".join(pieces)
+
+
+def render(compiled: CompiledTemplate, values: dict[str, CellText], max_chars: int = DEFAULT_MAX_CHARS) -> Rendered:
+    """The template with one row's values; every failure is an Italian `error`, never an exception."""
     if compiled.template is None:
         return Rendered(None, [], "modello non valido")
     uses: list[str] = []
     readings: list[str] = []
     template = compiled.template
+    reset_budget()
     token = _READINGS.set(readings)
     try:
         # Template.render() without its copy of the variables (row_context builds a fresh dict).
         context = template.new_context(row_context(values, compiled.fields, uses), shared=True)
-        text = ENVIRONMENT.concat(template.root_render_func(context))
+        text = _stream(template, context, max_chars)
     except SecurityError as exc:
         return Rendered(None, [], _italian_security(exc))
     except UndefinedError as exc:
         return Rendered(None, [], _italian_undefined(exc.message))
+    except TemplateLimit as exc:
+        return Rendered(None, [], str(exc))
     except AmbiguousNumber as exc:
         return Rendered(None, [], str(exc), "number_ambiguous", error_value=getattr(exc, "value", None))
     except FieldError as exc:
         return Rendered(None, [], str(exc))
     except (ValueError, TypeError, ArithmeticError) as exc:
         return Rendered(None, [], _italian_python_error(exc))
+    except RecursionError:
+        return Rendered(None, [], "il modello richiama se stesso troppe volte")
+    except MemoryError:
+        return Rendered(None, [], "il modello richiede troppa memoria")
+    except TemplateError:
+        return Rendered(None, [], "istruzione non disponibile nei modelli di pecmass (include, extends, import)")
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a template: logged, said in Italian
+        log.warning("template not rendered: %s", type(exc).__name__)
+        return Rendered(None, [], f"il modello non si compone ({type(exc).__name__})")
     finally:
         _READINGS.reset(token)
+    if text is None:
+        return Rendered(None, [], f"il testo composto supera la dimensione massima ({max_chars / 1_000_000:g} MB)")
     return Rendered(text, sorted(set(uses)), legacy_readings=readings)

@@ -50,6 +50,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("login", help="salva la password della casella nel portachiavi di sistema")
     p.add_argument("path", type=Path)
+    p.add_argument("--allow-plaintext-keyring", action="store_true",
+                   help="accetta un portachiavi che salva la password in un file in chiaro (es. keyrings.alt)")
     p.set_defaults(handler=cmd_login)
 
     p = subparsers.add_parser("status", help="avanzamento e stati dal registro degli invii")
@@ -188,8 +190,8 @@ def cmd_login(args) -> int:
         print("Il gestore Sandbox non ha bisogno di password: la legge dalla cartella della sandbox.")
         return EXIT_OK
     secret = TerminalUi().ask_password(f"Password di {settings.login} ({settings.smtp_host}): ")
-    mailbox.save_password(settings, secret or "")
-    print("Password salvata nel portachiavi di sistema (mai nella cartella di lavoro).")
+    where = mailbox.save_password(settings, secret or "", allow_plaintext=args.allow_plaintext_keyring)
+    print(f"Password salvata {where} (mai nella cartella di lavoro).")
     return EXIT_OK
 
 

@@ -55,6 +55,8 @@ class TerminalUi:
     def confirm_send(self, facts: SendFacts) -> bool:
         self.say(f"Da inviare: {plural(facts.rows, 'PEC')} da {facts.mailbox} (gestore {facts.provider}), {facts.pace_text}, "
                  f"durata stimata {duration(facts.estimated_seconds)}.")
+        if facts.attachments:
+            self.say(facts.attachments)
         if facts.adopted:
             self.say(plural(facts.adopted, "riga riconosciuta come già inviata", "righe riconosciute come già inviate")
                      + " (ID invio ripristinato, nessun nuovo invio).")

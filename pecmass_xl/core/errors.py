@@ -24,3 +24,16 @@ class LoginRefused(PecmassError):
     """The provider refused the credentials: stop at once (repeated failures lock accounts)."""
 
     exit_code = EXIT_LOGIN_REFUSED
+
+
+class MessageNotBuilt(PecmassError):
+    """A row's message cannot be built (a value no header may hold, an attachment changed since
+    the check): that row is not sent, the others are. `code` is the catalogue code to show."""
+
+    exit_code = EXIT_FAILED_ROWS
+    code = "header_value_control"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code

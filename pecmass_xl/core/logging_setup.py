@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 import logging.handlers
 
-from pecmass_xl.core.paths import log_file
+from pecmass_xl.core.paths import log_file, private_file, private_opener
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The log, and every file it rotates into, readable by the user only (0600 on POSIX)."""
+
+    def _open(self):
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=private_opener)
 
 _configured = False
 
@@ -22,7 +29,7 @@ def configure_logging(verbose: bool = False) -> None:
     root = logging.getLogger("pecmass")
     root.setLevel(logging.DEBUG)
     try:
-        handler = logging.handlers.RotatingFileHandler(log_file(), maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        handler = PrivateRotatingFileHandler(private_file(log_file()), maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"))
         root.addHandler(handler)
     except OSError:

@@ -6,18 +6,58 @@ Always local to the user, never next to the workbook: journals must not live on 
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
 
+log = logging.getLogger("pecmass.paths")
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Remove group and other permissions from a folder or file of ours (POSIX only)."""
+    if os.name != "posix":
+        return
+    try:
+        info = path.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(path, mode)
+    except OSError as exc:
+        log.warning("permissions of a private path not tightened: %s", type(exc).__name__)
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only its owner can enter (0700 on POSIX): journals and logs hold recipients' addresses."""
+    path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    _tighten(path, PRIVATE_DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create `path` (if absent) readable by its owner only (0600 on POSIX), before SQLite or a log
+    handler opens it: they keep the mode of an existing file (SQLite gives it to -wal and -shm too)."""
+    if os.name == "posix":
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+        os.close(fd)
+        _tighten(path, PRIVATE_FILE_MODE)
+    return path
+
+
+def private_opener(path: str, flags: int) -> int:
+    """`open(..., opener=private_opener)`: a new file is created 0600."""
+    return os.open(path, flags, PRIVATE_FILE_MODE)
+
 
 def data_dir() -> Path:
-    """The per-user data folder, created on first use."""
+    """The per-user data folder, created on first use, private to the user."""
     override = os.environ.get("PECMASS_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir("pecmass", appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(path)
 
 
 def default_sandbox_dir() -> Path:
@@ -27,9 +67,7 @@ def default_sandbox_dir() -> Path:
 
 
 def journals_dir() -> Path:
-    path = data_dir() / "journals"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(data_dir() / "journals")
 
 
 def log_file() -> Path:

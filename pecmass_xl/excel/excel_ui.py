@@ -40,6 +40,8 @@ class ExcelDialogue:
             f"{'Reinviare' if facts.resend else 'Inviare'} {plural(facts.rows, 'PEC')} da {facts.mailbox} (gestore {facts.provider})?",
             f"Ritmo: {facts.pace_text}; durata stimata: {minutes_text(facts.estimated_seconds)}.",
         ]
+        if facts.attachments:
+            lines.append(facts.attachments)
         if facts.invalid:
             lines.append(plural(facts.invalid, "riga con errori non sarà inviata", "righe con errori non saranno inviate")
                          + " (Verifica le segna).")

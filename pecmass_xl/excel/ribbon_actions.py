@@ -223,8 +223,8 @@ def password(book: ExcelWorkbook, ui: Ui) -> bool:
     secret = ui.ask_password(f"Password della casella PEC {settings.login} ({settings.smtp_host}):")
     if not secret:
         return False
-    mailbox.save_password(settings, secret)
-    ui.info("Password salvata nel portachiavi del sistema (mai nella cartella di lavoro).")
+    where = mailbox.save_password(settings, secret)
+    ui.info(f"Password salvata {where} (mai nella cartella di lavoro).")
     return True
 
 

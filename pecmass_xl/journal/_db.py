@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
+from pecmass_xl.core.paths import private_file
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -54,6 +55,7 @@ class Database:
     def __init__(self, path: Path, migrations: Sequence[str], *, what: str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # journals and ledgers hold recipients' addresses: 0600, and so -wal, -shm
         self._lock = threading.RLock()
         self._depth = 0
         self._durable = False

@@ -35,9 +35,7 @@ _LOCKED_ERRNOS = {errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK}
 
 
 def locks_dir() -> Path:
-    path = paths.data_dir() / "locks"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return paths.private_dir(paths.data_dir() / "locks")
 
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledger, open_usage
-from pecmass_xl.campaign.mime import build_message, message_bytes
+from pecmass_xl.campaign.mime import PENDING_MESSAGE_ID, build_message, check_draft, message_bytes
+from pecmass_xl.campaign.problems import problem
 from pecmass_xl.campaign.results import journal_summary, journal_update
-from pecmass_xl.core.errors import CannotRun, LoginRefused
+from pecmass_xl.core.errors import CannotRun, LoginRefused, MessageNotBuilt
 from pecmass_xl.core.italian import duration
 from pecmass_xl.journal import Attempt, Pacer, archive, hold_campaign_lock
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
@@ -189,6 +190,14 @@ class SendRun:
         for row in with_id:
             if row.id_invio in due_ids and row.number not in due_numbers:
                 plan.due.append(row)
+        buildable = []
+        for row in plan.due:  # a message that cannot be built never freezes its row
+            try:
+                check_draft(row.draft, self.settings.mailbox)
+                buildable.append(row)
+            except MessageNotBuilt as exc:
+                self.not_built(row, exc)
+        plan.due = buildable
         for row in plan.due:
             row_id = row.id_invio
             if not row_id:
@@ -231,14 +240,26 @@ class SendRun:
                 if time.monotonic() - self._last_write > self.options.write_every:
                     self.write_sheet()
 
+    def not_built(self, row, error: MessageNotBuilt) -> None:
+        """The row turns `Dati non validi` with the reason; nothing was recorded for it, the send goes on."""
+        row.problems.append(problem(error.code, str(error), row=row.number))
+        log.warning("row %s not sent: its message cannot be built (%s)", row.number, error.code)
+        self.reporter.message(f"Riga {row.number}: non inviata, {error}")
+
     def send_one(self, session: SmtpSession, row_id: str, row) -> str:
         journal, s = self.journal, self.settings
         draft = row.draft
+        try:  # built before its attempt and ledger entry exist: a failure leaves no trace to resolve
+            msg = build_message(draft, s.mailbox, PENDING_MESSAGE_ID, s.receipt_type)
+        except MessageNotBuilt as exc:
+            self.not_built(row, exc)
+            return c.ST_INVALID
         digest = draft_hash(row)
         attempt = journal.begin_attempt(row_id, content_hash=digest, recipient=draft.to, domain=s.sender_domain)
         self.ledger.record(mailbox=s.mailbox, recipient=draft.to, content_hash=digest,
                            campaign_id=self.plan.campaign_id, row_id=row_id, message_id=attempt.message_id)
-        data = message_bytes(build_message(draft, s.mailbox, attempt.message_id, s.receipt_type))
+        msg.replace_header("Message-ID", attempt.message_id)
+        data = message_bytes(msg)
         path, _ = archive.store(self.archive_root / row_id, archive.sent_name(attempt.number), data)
         journal.set_eml_path(attempt, str(path))
         answer = self.hand_over(session, attempt, draft.to, data)
@@ -301,13 +322,20 @@ class SendRun:
         number_of.update({entry.row_id: number for number, entry in self.plan.adopted.items()})
         counts: dict[str, int] = {}
         failed: list[dict] = []
+        invalid_numbers = {r.number for r in report.rows if not r.ok}
+        not_built = {number_of.get(row_id, view.row_number): row_id for row_id, view in views.items()
+                     if view.attempt is None and number_of.get(row_id, view.row_number) in invalid_numbers}
         for row_id, view in views.items():
+            if view.attempt is None and number_of.get(row_id, view.row_number) in not_built:
+                continue  # frozen, then its message could not be built: counted below as Dati non validi
             counts[view.status.stato] = counts.get(view.status.stato, 0) + 1
             if view.status.stato in FAILED_STATUSES or view.status.stato == c.ST_UNCERTAIN:
                 failed.append({"row": number_of.get(row_id, view.row_number), "id": row_id,
                                "status": view.status.stato, "detail": view.status.dettaglio})
         for row in report.rows:
-            if not row.ok and not row.id_invio:
+            if not row.ok and (not row.id_invio or row.number in not_built):
+                if row.number in not_built:
+                    failed.append({"row": row.number, "id": not_built[row.number], "status": c.ST_INVALID, "detail": row.error_text})
                 counts[c.ST_INVALID] = counts.get(c.ST_INVALID, 0) + 1
         failed.sort(key=lambda f: (f["row"] or 0))
         return SendOutcome(self.plan.campaign_id, counts, failed, self.sent_now, stopped, login_refused, write_error, in_doubt)

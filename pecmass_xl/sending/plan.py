@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pecmass_xl.campaign.attachments import format_size
 from pecmass_xl.campaign.checks import CheckReport, PreparedRow, run_checks
 from pecmass_xl.campaign.files import open_journal, open_ledger
 from pecmass_xl.campaign.presets import LEGALMAIL_NOTICE
@@ -37,6 +38,16 @@ class SendPlan:
     @property
     def blocking(self) -> list[Problem]:
         return self.report.blocking
+
+    def attachments_line(self) -> str:
+        """What the confirmation says about attachments: files and the total bytes that will leave."""
+        sent = [a for row in self.due for a in row.draft.attachments]
+        if not sent:
+            return "Allegati: nessuno."
+        files = len({a.path for a in sent})
+        total = sum(a.size for a in sent)
+        return (f"Allegati: {len(sent)} in tutto ({files} file {'diverso' if files == 1 else 'diversi'}), {format_size(total)} da inviare "
+                f"(prima della codifica, che aggiunge circa un terzo).")
 
     @property
     def estimated_seconds(self) -> float:

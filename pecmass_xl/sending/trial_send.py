@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pecmass_xl.campaign.checks import run_checks
 from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledger, open_usage
-from pecmass_xl.campaign.mime import build_message, message_bytes
+from pecmass_xl.campaign.mime import PENDING_MESSAGE_ID, build_message, message_bytes
 from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.results import journal_summary
 from pecmass_xl.core.errors import CannotRun, LoginRefused
@@ -53,12 +53,14 @@ def send_trial(book: WorkbookGateway, row_number: int, password: str, to: str | 
     draft = replace(prepared.draft, to=recipient)
     digest = content_hash(draft.to, draft.subject, draft.text, [(a.name, a.path) for a in draft.attachments])
     root = campaign_archive(Path(book.path), s)
+    msg = build_message(draft, s.mailbox, PENDING_MESSAGE_ID, s.receipt_type)  # before anything is recorded
     with open_journal(campaign) as journal, open_ledger(s) as ledger, open_usage(s) as usage:
         journal.set_campaign_info(mailbox=s.mailbox, sender_domain=s.sender_domain, workbook_path=str(book.path))
         attempt = journal.begin_test_attempt(content_hash=digest, recipient=recipient, domain=s.sender_domain, source_row=row_number)
         ledger.record(mailbox=s.mailbox, recipient=recipient, content_hash=digest, campaign_id=campaign,
                       row_id=None, message_id=attempt.message_id)
-        data = message_bytes(build_message(draft, s.mailbox, attempt.message_id, s.receipt_type))
+        msg.replace_header("Message-ID", attempt.message_id)
+        data = message_bytes(msg)
         path, _ = archive.store(root / "prove" / attempt.label, archive.sent_name(attempt.label), data)
         journal.set_eml_path(attempt, str(path))
         with SmtpSession(s, password) as session:

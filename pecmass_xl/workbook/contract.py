@@ -79,5 +79,6 @@ SET_MAX_SIZE = "Dimensione massima (MB)"
 SET_CA_FILE = "Certificato CA"
 SET_ADDRESS_COLUMN = "Colonna indirizzo"
 SET_SAVE_SENT_COPY = "Salva copia in Inviata"
+SET_ATTACHMENT_FOLDERS = "Cartelle allegati"
 
 SECURITY_MODES = ("SSL/TLS", "STARTTLS")

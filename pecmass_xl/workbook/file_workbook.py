@@ -25,6 +25,7 @@ from pecmass_xl.workbook.write import (
     ResultUpdate,
     apply_results,
     atomic_save,
+    ensure_writable_in_memory,
     lossy_parts,
     open_for_write,
     set_label_value,
@@ -78,6 +79,7 @@ class FileWorkbook:
         atomic_save(wb, self.path)
 
     def replace_list(self, headers: list[str], rows: list[list[str]]) -> None:
+        ensure_writable_in_memory(self.path)
         wb = load_workbook(self.path, keep_vba=self.path.suffix.lower() == ".xlsm")
         index = wb.sheetnames.index(c.SHEET_LIST)
         wb.remove(wb[c.SHEET_LIST])

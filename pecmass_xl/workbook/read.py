@@ -23,7 +23,7 @@ from pecmass_xl.core.gc_pause import collector_paused
 from pecmass_xl.workbook import contract as c
 from pecmass_xl.workbook.cell_values import CellText, cell_text
 from pecmass_xl.workbook.sheetdata import Header, ListRow, SheetData
-from pecmass_xl.workbook.xlsx_stream import XlsxError, XlsxPackage
+from pecmass_xl.workbook.xlsx_stream import XlsxError, XlsxPackage, XlsxRefused
 
 # A row as the readers below see it: (Excel row number, [(column, value, number format)]) with
 # only the cells that hold a value.
@@ -35,6 +35,8 @@ def open_package(path: Path) -> XlsxPackage:
         raise CannotRun(f"Il file {path} non esiste.")
     try:
         return XlsxPackage(path)
+    except XlsxRefused as exc:
+        raise CannotRun(f"Il file {path.name} non viene aperto: {exc}.") from exc
     except XlsxError as exc:
         raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile (file danneggiato o di un altro formato).") from exc
 
@@ -140,6 +142,8 @@ def read_workbook(path: Path) -> SheetData:
     try:
         with collector_paused():
             return _read_package(path, package)
+    except XlsxRefused as exc:
+        raise CannotRun(f"Il file {path.name} non viene aperto: {exc}.") from exc
     except (ValueError, KeyError, IndexError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise CannotRun(f"Il file {path.name} non è una cartella di lavoro Excel leggibile (file danneggiato o di un altro formato).") from exc
     finally:

@@ -9,8 +9,12 @@ values the way openpyxl's data-only mode does (shared strings, booleans, numbers
 date-formatted numbers, ISO dates). Regular expressions over the rows were tried: no faster, since
 the time goes into turning cells into values, not into parsing.
 
-The parts are the user's own workbook, not mail from outside; still, a part that declares a DTD
-(no xlsx writer does) is refused, so entity tricks never reach the parser.
+The parts are the user's own workbook, not mail from outside; still, a workbook may come from
+anyone. A part that declares a DTD (no xlsx writer does) is refused wherever the declaration sits
+(every chunk is looked at, in UTF-8 and UTF-16), so entity tricks never reach the parser, and each
+XML part has a cap on its uncompressed size, read from the zip directory before anything is
+inflated. There is no compression-ratio cap: a sheet formatted down to row 1,048,576 compresses
+more than a thousand times and is a normal workbook.
 """
 
 from __future__ import annotations
@@ -45,6 +49,75 @@ class XlsxError(ValueError):
     """The file is not a workbook this reader understands (the message is for developers)."""
 
 
+class XlsxRefused(XlsxError):
+    """A workbook refused on purpose (DTD, oversized part); the message is Italian, for the user."""
+
+
+MiB = 1 << 20
+MAX_SHEET_PART = 1024 * MiB  # a sheet part, streamed; formatted down to the last row it is a few hundred MiB
+MAX_SHARED_STRINGS_PART = 512 * MiB  # streamed, but every string is kept
+MAX_OTHER_PART = 64 * MiB  # workbook, styles, relationships…: parsed whole
+MAX_BINARY_PART = 256 * MiB  # pictures, macros: never parsed here, but loaded whole by a rewrite
+# What a sheet may hold, whatever its size on disk: Excel's own grid, and the cells with a value (or
+# a formula) that the reader keeps, about 300 bytes each, so that reading stays within 1 GiB.
+MAX_ROW = 1_048_576
+MAX_COLUMN = 16_384
+MAX_SHEET_CELLS = 3_000_000
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+_DTD_MARKERS = tuple(
+    marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY") for encoding in ("utf-8", "utf-16-le", "utf-16-be")
+)
+_DTD_OVERLAP = max(len(m) for m in _DTD_MARKERS)
+
+
+def _dtd_refused(part: str) -> XlsxRefused:
+    return XlsxRefused(f"la parte {part} del file contiene una dichiarazione DTD (<!DOCTYPE o <!ENTITY>), che nessun "
+                       "programma per fogli di calcolo scrive: il file è stato manipolato, non viene aperto")
+
+
+def part_cap(name: str) -> int:
+    if not name.lower().endswith(_XML_SUFFIXES):
+        return MAX_BINARY_PART
+    if name.startswith("xl/worksheets/"):
+        return MAX_SHEET_PART
+    if name.endswith("sharedStrings.xml"):
+        return MAX_SHARED_STRINGS_PART
+    return MAX_OTHER_PART
+
+
+def check_part_sizes(archive: zipfile.ZipFile) -> None:
+    """Refuse a workbook whose parts would inflate beyond their caps (zip bombs)."""
+    for info in archive.infolist():
+        if info.file_size > part_cap(info.filename):
+            raise XlsxRefused(
+                f"la parte {info.filename} del file occupa {info.file_size // MiB} MiB una volta decompressa, oltre il "
+                f"limite di {part_cap(info.filename) // MiB} MiB: il file non viene aperto. Se il foglio è davvero così "
+                "grande, dividete l'elenco in più cartelle di lavoro o togliete la formattazione delle righe vuote"
+            )
+
+
+def _too_many_cells(part: str, kept: int, column: int, row: int) -> XlsxRefused:
+    if column > MAX_COLUMN or row > MAX_ROW:
+        return XlsxRefused(f"la parte {part} ha una cella in riga {row}, colonna {column}: oltre la griglia di Excel "
+                           f"({MAX_ROW} righe, {MAX_COLUMN} colonne); il file è stato manipolato, non viene aperto")
+    return XlsxRefused(f"il foglio della parte {part} ha più di {MAX_SHEET_CELLS:,} celle compilate: per leggerlo servirebbe "
+                       "più di 1 GB di memoria. Dividete l'elenco in più cartelle di lavoro".replace(",", "."))
+
+
+class DtdGuard:
+    """Fed every chunk of a part in order; raises as soon as a DTD marker appears, even across chunks."""
+
+    def __init__(self, part: str):
+        self.part = part
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        window = self.tail + chunk
+        if any(marker in window for marker in _DTD_MARKERS):
+            raise _dtd_refused(self.part)
+        self.tail = window[-_DTD_OVERLAP:]
+
+
 @dataclass
 class SheetInfo:
     name: str
@@ -75,11 +148,11 @@ class SheetRows:
 class SheetScan:
     """What a byte scan of a sheet part tells before parsing it."""
 
-    merges: list[str] = field(default_factory=list)  # merged ranges, e.g. "B1:C1"
+    merges: list[str] = field(default_factory=list)  # merged ranges that start in row 1, e.g. "B1:C1"
     last_value_row: int | None = None  # last row with a value or formula; None: unknown
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+1:[A-Z]+[0-9]+)"')  # only the header row's matter
 # A cell with a value, inline text or a formula (`<formula>` of validations does not match).
 _VALUE_MARKERS = (b"<v>", b"<v ", b"<is>", b"<is ", b"<f>", b"<f ")
 _ROW_TAG = b"<row "
@@ -108,14 +181,16 @@ def scan_sheet_xml(archive: zipfile.ZipFile, member: str) -> SheetScan:
     current_row: int | None = None  # row open at the end of the previous window
     last_row = 0
     row_numbers_known = True
+    guard = DtdGuard(member)
     with archive.open(member) as stream:
         while chunk := stream.read(_SCAN_CHUNK):
+            guard.feed(chunk)
             window = tail + chunk
             if row_numbers_known and _UNUSUAL_MARKUP.search(window):
                 row_numbers_known = False
             for match in _MERGE.finditer(window):
                 ref = match.group(1).decode()
-                if ref not in scan.merges:
+                if ref not in scan.merges and len(scan.merges) < MAX_COLUMN:
                     scan.merges.append(ref)
             if row_numbers_known:
                 position = max(window.rfind(marker) for marker in _VALUE_MARKERS)
@@ -143,9 +218,8 @@ def _rels_part(part: str) -> str:
     return posixpath.join(folder, "_rels", name + ".rels")
 
 
-def _refuse_dtd(head: bytes, part: str) -> None:
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
-        raise XlsxError(f"{part} declares a DTD")
+def _refuse_dtd(data: bytes, part: str) -> None:
+    DtdGuard(part).feed(data)
 
 
 def _cast_number(text: str) -> int | float:
@@ -163,7 +237,9 @@ class XlsxPackage:
         except (zipfile.BadZipFile, OSError) as exc:
             raise XlsxError(str(exc)) from exc
         try:
+            check_part_sizes(self.archive)
             self._load_workbook()
+            self._check_small_parts()
         except BaseException:
             self.archive.close()
             raise
@@ -174,7 +250,7 @@ class XlsxPackage:
             data = self.archive.read(part)
         except KeyError as exc:
             raise XlsxError(f"missing part {part}") from exc
-        _refuse_dtd(data[:4096], part)
+        _refuse_dtd(data, part)
         try:
             return fromstring(data)
         except ParseError as exc:
@@ -237,6 +313,19 @@ class XlsxPackage:
             if is_timedelta_format(code):
                 self.timedelta_styles.add(index)
 
+    def _check_small_parts(self) -> None:
+        """A DTD in any other XML part (drawings, properties, custom XML…) refuses the whole file.
+
+        Worksheets are checked chunk by chunk when they are scanned or read (they may be large).
+        """
+        sheets = {info.part for info in self.sheets.values()}
+        for info in self.archive.infolist():
+            if info.filename.lower().endswith(_XML_SUFFIXES) and info.filename not in sheets:
+                guard = DtdGuard(info.filename)
+                with self.archive.open(info) as stream:
+                    while chunk := stream.read(_SCAN_CHUNK):
+                        guard.feed(chunk)
+
     @property
     def sheetnames(self) -> list[str]:
         return list(self.sheets)
@@ -260,13 +349,11 @@ class XlsxPackage:
     def _iter_elements(self, part: str):
         """`end` events of a part, parsed chunk by chunk (never the whole part in memory)."""
         parser = XMLPullParser(events=("end",))
-        first = True
+        guard = DtdGuard(part)
         try:
             with self.archive.open(part) as stream:
                 while chunk := stream.read(_CHUNK):
-                    if first:
-                        _refuse_dtd(chunk[:4096], part)
-                        first = False
+                    guard.feed(chunk)  # before the parser sees the chunk
                     parser.feed(chunk)
                     for _event, element in parser.read_events():
                         yield element
@@ -308,6 +395,7 @@ class XlsxPackage:
         strings = self.shared_strings
         date_styles = self.date_styles
         max_row = request.max_row
+        kept = 0  # cells with a value or a formula: what this reading holds in memory
         row_number = 0
         cell_row = 1
         cells: list[CellValue] = []
@@ -355,6 +443,9 @@ class XlsxPackage:
                     cells.append((column, value, number_format))
                 elif formula:
                     request.formulas_without_value.add((cell_row, column))
+                kept += 1
+                if kept > MAX_SHEET_CELLS or column > MAX_COLUMN or cell_row > MAX_ROW:
+                    raise _too_many_cells(request.part, kept, column, cell_row)
             elif tag == _ROW:
                 number = element.get("r")
                 if number:

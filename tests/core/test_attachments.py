@@ -50,14 +50,14 @@ def test_directory_is_not_a_file(make_book, check, tmp_path):
     (tmp_path / "documenti.pdf").mkdir()
     rc, found, doc = check(make_book(rows=[_row("documenti.pdf")]))
     assert found == [("attachment_not_file", 2, "Allegati")]
-    assert doc["problems"][0]["message"] == "«documenti.pdf» non è un file."
+    assert doc["problems"][0]["message"] == "«documenti.pdf» non è un file: è una cartella."
 
 
-def test_unreadable_attachment_read_error(make_book, check):
-    # /proc/self/mem is a regular file that cannot be read from its start: a real I/O error
-    rc, found, doc = check(make_book(rows=[_row("/proc/self/mem")]))
+def test_unreachable_attachment_symlink_loop(make_book, check, tmp_path):
+    (tmp_path / "ciclo.pdf").symlink_to(tmp_path / "ciclo.pdf")
+    rc, found, doc = check(make_book(rows=[_row("ciclo.pdf")]))
     assert found == [("attachment_unreadable", 2, "Allegati")]
-    assert "non si può leggere" in doc["problems"][0]["message"]
+    assert "non si può raggiungere" in doc["problems"][0]["message"]
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")

@@ -74,7 +74,8 @@ def test_line_break_in_an_attachment_name(reference, make_book, check):
     rc, found, doc = check(make_book(rows=[_row(Allegati=reference)]))
     assert rc == 1
     assert found == [("header_value_control", 2, "Allegati")]
-    assert "a capo o caratteri di controllo" in doc["problems"][0]["message"]
+    assert "non ammesso nelle intestazioni" in doc["problems"][0]["message"]
+    assert "U+00" in doc["problems"][0]["message"]  # the offending code point is named
 
 
 def test_line_break_reaching_the_personal_attachment_template(make_book, check, tmp_path):
@@ -138,3 +139,36 @@ def test_cell_values_are_data_not_templates(make_book, check, cli):
     assert check(path)[:2] == (0, [])
     preview = cli("preview", path, "--row", 2, "--json").json
     assert preview["subject"] == "Avviso per {{ 7*7 }} {% if true %}X{% endif %}"
+
+
+@pytest.mark.parametrize("value, code, words", [
+    ("Anna\u2028Bcc: spia@pec.test", "header_value_control", "U+2028 (separatore di riga)"),
+    ("Anna\u2029", "header_value_control", "U+2029 (separatore di paragrafo)"),
+    ("Anna\x85Bcc: spia@pec.test", "header_value_control", "U+0085"),
+    ("Anna\u202eanna", "header_value_control", "U+202E (controllo della direzione del testo)"),
+    ("Sig. =?utf-8?q?Anna=0D=0ABcc:_spia@pec.test?=", "header_value_encoded_word", "=?utf-8?q?Anna"),
+])
+def test_separators_bidi_and_encoded_words_in_the_subject(value, code, words, make_book, check, cli, tmp_path):
+    """Before issue 11 these passed `check`, then `preview` crashed and `send` stopped at the row."""
+    path = make_book(rows=[_row(Nome=value)])
+    rc, found, doc = check(path)
+    assert (rc, found) == (1, [(code, 2, c.MSG_SUBJECT)])
+    assert words in doc["problems"][0]["message"] and "«Nome»" in doc["problems"][0]["message"]
+    eml = tmp_path / "out.eml"
+    result = cli("preview", path, "--row", 2, "--eml", eml)
+    assert result.rc == 1 and words in result.out and "Traceback" not in result.out + result.err
+    assert not eml.exists()
+
+
+def test_invisible_characters_are_removed_from_headers_with_a_warning(make_book, check, cli, tmp_path):
+    (tmp_path / "doc\u200b.pdf").write_bytes(b"%PDF")
+    path = make_book(rows=[_row(Nome="\ufeffMa\u00adrio\u200b", PEC="mario.rossi@pec.test\u200b", Allegati="doc\u200b.pdf")])
+    rc, found, doc = check(path)
+    assert rc == 0
+    assert sorted(found) == [("header_value_invisible", 2, "Allegati"), ("header_value_invisible", 2, c.MSG_SUBJECT),
+                             ("header_value_invisible", 2, "PEC")]
+    eml = tmp_path / "out.eml"
+    assert cli("preview", path, "--row", 2, "--eml", eml).rc == 0
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["Subject"] == "Avviso per Mario Rossi" and msg["To"] == "mario.rossi@pec.test"
+    assert [a.get_filename() for a in msg.iter_attachments()] == ["doc.pdf"]

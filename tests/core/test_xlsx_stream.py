@@ -136,7 +136,7 @@ def test_date_1904_epoch(tmp_path):
 def test_parts_declaring_a_dtd_are_refused(evil, tmp_path, cli):
     path = build_book(tmp_path / "e.xlsx")
     replace_list_sheet(path, "", root=evil.format(ns=SHEET_NS))
-    with pytest.raises(CannotRun, match="non è una cartella di lavoro Excel leggibile"):
+    with pytest.raises(CannotRun, match="dichiarazione DTD"):
         read_workbook(path)
     assert cli("check", path).rc == 2
 

@@ -272,10 +272,11 @@ def test_password_goes_from_the_dialog_to_the_keyring(tmp_path, monkeypatch):
     backend = PlaintextKeyring()
     backend.file_path = str(tmp_path / "keyring.cfg")
     keyring.set_keyring(backend)
+    monkeypatch.setenv("PECMASS_ALLOW_PLAINTEXT_KEYRING", "1")  # keyrings.alt keeps it in a plain file: opted in
     book, fake, _apps = open_campaign(tmp_path, addresses(1), provider="Legalmail")
     ui = RecordingUi(secret="segreta-123")
     assert ribbon_actions.password(book, ui)
-    assert "Password salvata" in ui.infos[-1]
+    assert "Password salvata in un file NON cifrato" in ui.infos[-1] and "di sistema" not in ui.infos[-1]
     from pecmass_xl.mailclient.credentials import get_password
 
     assert get_password(ribbon_actions.settings_of(book)) == "segreta-123"

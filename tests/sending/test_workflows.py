@@ -106,6 +106,7 @@ def test_login_stores_the_password_in_the_keyring_only(sb, tmp_path, monkeypatch
     backend = PlaintextKeyring()
     backend.file_path = str(keyring_file)
     keyring.set_keyring(backend)
+    monkeypatch.setenv("PECMASS_ALLOW_PLAINTEXT_KEYRING", "1")  # keyrings.alt keeps it in a plain file: opted in
     path = make_campaign(tmp_path, [f"{unique_local('kr')}@studio.pec.test"])
     set_setting(path, c.SET_PROVIDER, "Aruba")
     from pecmass_xl.campaign.settings import resolve_settings
