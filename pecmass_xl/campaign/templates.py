@@ -291,7 +291,7 @@ def compile_template(label: str, source: str, headers: list[str]) -> CompiledTem
     except Exception as exc:  # noqa: BLE001 - any other failure of the compiler: said in Italian, logged
         log.warning("template not compiled: %s", type(exc).__name__)
         compiled.template = None
-        compiled.issues.append(TemplateIssue("template_syntax", f"Il modello non si può preparare ({type(exc).__name__}): semplificatelo."))
+        compiled.issues.append(TemplateIssue("template_syntax", "Il modello non si può preparare: semplificatelo (il registro di pecmass ha i dettagli tecnici)."))
         return compiled
     compiled.fields = used
     for name in sorted(unknown):
@@ -433,7 +433,7 @@ def render(compiled: CompiledTemplate, values: dict[str, CellText], max_chars: i
         return Rendered(None, [], "istruzione non disponibile nei modelli di pecmass (include, extends, import)")
     except Exception as exc:  # noqa: BLE001 - never a traceback for a template: logged, said in Italian
         log.warning("template not rendered: %s", type(exc).__name__)
-        return Rendered(None, [], f"il modello non si compone ({type(exc).__name__})")
+        return Rendered(None, [], "errore imprevisto nel modello (il registro di pecmass ha i dettagli tecnici)")
     finally:
         _READINGS.reset(token)
     if text is None:
