@@ -79,7 +79,17 @@ def send(book: WorkbookGateway, ui: Ui, resend: frozenset[str] = frozenset(), li
 
     `save` (the open workbook's) runs before the worker starts, so the worker reads what was confirmed.
     """
-    plan = plan_send(book, resend=resend, limit=limit)
+    # Sending here: claim the workbook and its campaign before planning (issue 10); a worker claims
+    # them itself. The claim ends with the send, or below when nothing is sent.
+    plan = plan_send(book, resend=resend, limit=limit, claim=start_worker is None)
+    try:
+        return _send(plan, ui, resend, start_worker, save, options, reporter)
+    finally:
+        plan.release()
+
+
+def _send(plan: SendPlan, ui: Ui, resend: frozenset[str], start_worker: StartSend | None,
+          save: Callable[[], None] | None, options: SendOptions | None, reporter: Reporter | None) -> SendStart:
     if plan.blocking:
         return SendStart(plan, BLOCKED)
     if start_worker is not None:
@@ -120,13 +130,17 @@ def send_confirmed(book: WorkbookGateway, confirmation: Path, resend: frozenset[
                    options: SendOptions | None = None, reporter: Reporter | None = None) -> ConfirmedSend:
     """Send exactly the rows the user confirmed, unchanged; the confirmation file is then removed."""
     confirmed = read_confirmation(confirmation)
-    plan = plan_send(book, resend=resend)
+    plan = plan_send(book, resend=resend, claim=True)  # claimed before planning (issue 10)
     if plan.blocking:
+        plan.release()
         return ConfirmedSend(plan, None)
-    changed = [r.number for r in plan.due if (r.number, draft_hash(r)) not in confirmed]
-    plan.due = [r for r in plan.due if (r.number, draft_hash(r)) in confirmed]
-    if changed:
-        log.info("%d rows changed after the confirmation: left for the next send", len(changed))
-    outcome = SendRun(plan, get_password(plan.settings), options, reporter).run()
+    try:
+        changed = [r.number for r in plan.due if (r.number, draft_hash(r)) not in confirmed]
+        plan.due = [r for r in plan.due if (r.number, draft_hash(r)) in confirmed]
+        if changed:
+            log.info("%d rows changed after the confirmation: left for the next send", len(changed))
+        outcome = SendRun(plan, get_password(plan.settings), options, reporter).run()
+    finally:
+        plan.release()
     Path(confirmation).unlink(missing_ok=True)
     return ConfirmedSend(plan, outcome, changed)

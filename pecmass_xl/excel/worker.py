@@ -33,6 +33,7 @@ from pecmass_xl.excel.live_workbook import (
     release_com_references,
     without_mac_cleanup,
 )
+from pecmass_xl.journal.locks import SendInProgress
 from pecmass_xl.sending.engine import Reporter, SendOptions, SendOutcome
 from pecmass_xl.tracking.follow import FollowOptions, ReceiptsOutcome
 from pecmass_xl.workbook.sheetdata import SheetData
@@ -106,6 +107,13 @@ class DetachedWorkbook(ExcelWorkbook):
             self._attached(lambda: ExcelWorkbook.set_status(self, text))
         except Exception:  # noqa: BLE001 - the status bar is a courtesy: never fail the work for it
             log.debug("status bar not updated")
+
+    def alert(self, text: str) -> None:
+        """A message box in Excel (the status bar already says the same if Excel is busy)."""
+        try:
+            self.book.app.alert(text, title="PEC Massiva", buttons="ok", mode="critical")
+        except Exception:  # noqa: BLE001 - the status bar already shows the text
+            log.debug("dialog not shown")
 
 
 class StatusBarReporter(Reporter):
@@ -220,6 +228,8 @@ def main(argv: list[str] | None = None, apps: Iterable[Any] | None = None) -> in
         return 0
     except PecmassError as exc:
         book.set_status(f"PEC Massiva: {exc}")
+        if isinstance(exc, SendInProgress):  # the user clicked Invia: tell them in a dialog, too
+            book.alert(str(exc))
         log.warning("worker stopped: %s", type(exc).__name__)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - logged and shown on the status bar

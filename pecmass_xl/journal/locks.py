@@ -6,6 +6,9 @@
   within one process.
 - `campaign_lock`: held for a whole send of a workbook; a second send of the same workbook (same
   campaign id) is refused with an Italian message (`SendInProgress`).
+- `workbook_lock`: keyed on a workbook's normalised resolved path (case, UNC prefixes); held while
+  a workbook that has no campaign id yet is given one, so two processes racing on a never-sent
+  workbook agree on one campaign before either has written anything (`SendClaim`).
 - `mailbox_lock`: one per sender mailbox, for work that must not overlap across campaigns.
 - `Pacer`: a token bucket per mailbox shared by every process of the user (every campaign of that
   mailbox). Its state is the bucket's "theoretical arrival time" (GCRA) in a small SQLite table,
@@ -156,6 +159,15 @@ class SendInProgress(CannotRun):
     """Another process is already sending this workbook (same campaign)."""
 
 
+IN_PROGRESS_TEXT = "è già in corso un invio di questa campagna"
+
+
+def in_progress_message(owner: dict | None) -> str:
+    who = f" (processo {owner['pid']})" if owner and "pid" in owner else ""
+    return (f"Invio non avviato: {IN_PROGRESS_TEXT}{who}, da questa cartella di lavoro o da una sua copia. "
+            "Attendere che finisca oppure fermarlo con «pecmass stop» (Interrompi in Excel); nulla è stato inviato.")
+
+
 def _mailbox_key(mailbox: str) -> str:
     # Hashed: a file name never shows the address (and any address becomes a safe name).
     return hashlib.sha256(normalise_mailbox(mailbox).encode("utf-8")).hexdigest()[:24]
@@ -167,6 +179,24 @@ def campaign_lock(campaign_id: str, directory: Path | None = None) -> FileLock:
     return FileLock((directory or locks_dir()) / f"campaign-{campaign_id}.lock")
 
 
+def normalise_workbook_path(path: Path | str) -> str:
+    """One key for every way of naming the same workbook file: resolved (symlinks, `..`), without the
+    Windows long-path and UNC prefixes, separators unified, case folded (Windows and macOS compare
+    names case-insensitively; folding on Linux only makes the claim stricter). OneDrive URLs are
+    turned into the local synced path by the Excel front before they get here."""
+    text = str(path)
+    for prefix, replacement in (("\\\\?\\UNC\\", "\\\\"), ("\\\\?\\", ""), ("//?/UNC/", "//"), ("//?/", "")):
+        if text.startswith(prefix):
+            text = replacement + text[len(prefix):]
+    text = os.path.normcase(os.path.realpath(text))
+    return text.replace("\\", "/").casefold()
+
+
+def workbook_lock(path: Path | str, directory: Path | None = None) -> FileLock:
+    key = hashlib.sha256(normalise_workbook_path(path).encode("utf-8")).hexdigest()[:24]
+    return FileLock((directory or locks_dir()) / f"workbook-{key}.lock")
+
+
 def mailbox_lock(mailbox: str, directory: Path | None = None) -> FileLock:
     return FileLock((directory or locks_dir()) / f"mailbox-{_mailbox_key(mailbox)}.lock")
 
@@ -175,13 +205,38 @@ def hold_campaign_lock(campaign_id: str, directory: Path | None = None) -> FileL
     """Take the campaign's lock for a send, or refuse: two sends of one workbook never run at once."""
     lock = campaign_lock(campaign_id, directory)
     if not lock.try_acquire():
-        owner = lock.owner() or {}
-        who = f" (processo {owner['pid']})" if "pid" in owner else ""
-        raise SendInProgress(
-            f"Un invio di questa cartella di lavoro è già in corso{who}. "
-            "Attendere che finisca oppure fermarlo con «pecmass stop»."
-        )
+        raise SendInProgress(in_progress_message(lock.owner()))
     return lock
+
+
+class SendClaim:
+    """The locks a send holds from before its planning to its end: the workbook's path lock and the
+    campaign lock. Racing processes (two terminals, the ribbon's worker and a CLI send, two copies of
+    one workbook) share them before either has written anything, so only one plans and sends."""
+
+    def __init__(self, workbook_path: Path | str, directory: Path | None = None) -> None:
+        self._directory = directory
+        self._path_lock = workbook_lock(workbook_path, directory)
+        self._campaign_lock: FileLock | None = None
+        if not self._path_lock.try_acquire():
+            raise SendInProgress(in_progress_message(self._path_lock.owner()))
+
+    def take_campaign(self, campaign_id: str) -> None:
+        """Claim the campaign (after its id is in the workbook); refuses if another process has it."""
+        try:
+            self._campaign_lock = hold_campaign_lock(campaign_id, self._directory)
+        except BaseException:
+            self.release()
+            raise
+
+    @property
+    def campaign_lock(self) -> FileLock | None:
+        return self._campaign_lock
+
+    def release(self) -> None:
+        if self._campaign_lock is not None:
+            self._campaign_lock.release()
+        self._path_lock.release()
 
 
 # --- pacing ---------------------------------------------------------------------------------------

@@ -135,14 +135,17 @@ class SendRun:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SendOutcome:
         plan = self.plan
-        lock = hold_campaign_lock(plan.campaign_id)
+        # A claimed plan already holds the campaign (taken before planning); else take it now.
+        lock = None if plan.claim is not None else hold_campaign_lock(plan.campaign_id)
         try:
             with open_journal(plan.campaign_id) as journal, open_ledger(self.settings) as ledger, \
                     open_usage(self.settings) as usage, Pacer() as pacer:
                 self.journal, self.ledger, self.usage, self.pacer = journal, ledger, usage, pacer
                 return self._run()
         finally:
-            lock.release()
+            plan.release()
+            if lock is not None:
+                lock.release()
 
     def _run(self) -> SendOutcome:
         plan, journal, s = self.plan, self.journal, self.settings

@@ -1,6 +1,7 @@
 """What a send will do, decided before anything leaves: which rows, re-adoptions, pace, time.
 
-Pure reading: the journal and the ledger are consulted, nothing is written.
+Pure reading: the journal and the ledger are consulted, nothing is written, except the campaign id
+into a workbook that has none when the send claims it (`claim_send`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
+from pecmass_xl.journal.locks import SendClaim
 from pecmass_xl.journal.store import RESEND_CHOICES
 from pecmass_xl.workbook.gateway import WorkbookGateway
 
@@ -34,6 +36,13 @@ class SendPlan:
     invalid: list[PreparedRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notice: str | None = None  # provider contract notice to acknowledge once per mailbox
+    claim: SendClaim | None = None  # held from before the planning to the end of the send
+
+    def release(self) -> None:
+        """Give up the claim (the send ended, or will not happen); safe to call twice."""
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
 
     @property
     def blocking(self) -> list[Problem]:
@@ -63,11 +72,49 @@ def _hash_of(d) -> str:
     return content_hash(d.to, d.subject, d.text, [(a.name, a.path) for a in d.attachments])
 
 
-def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit: int | None = None) -> SendPlan:
+def claim_send(book: WorkbookGateway) -> tuple[SendClaim, object]:
+    """Claim the workbook and its campaign for one send, before anything is planned (issue 10).
+
+    The workbook's path lock comes first, so two processes racing on a never-sent workbook cannot
+    both mint a campaign id; the id is then written into the workbook's marker and the campaign
+    lock taken, which also stops a copy of the workbook (same id, another path). The loser gets
+    `SendInProgress` («è già in corso un invio di questa campagna») and has written nothing.
+    Returns the claim and the workbook as read under it.
+    """
+    claim = SendClaim(book.path)
+    try:
+        sheet = book.read()
+        if not sheet.campaign_id:
+            book.write(campaign_id=new_campaign_id(), confirm_lossy=lambda _losses: True)
+            sheet = book.read()
+        claim.take_campaign(sheet.campaign_id)
+    except BaseException:
+        claim.release()
+        raise
+    return claim, sheet
+
+
+def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit: int | None = None,
+              claim: bool = False) -> SendPlan:
+    """What a send would do. `claim=True` (a real send, CLI or ribbon worker) first claims the
+    workbook and its campaign (`claim_send`) and keeps the claim on the plan until `SendRun` ends
+    (or `plan.release()`); a preview of the plan (the ribbon's confirmation) claims nothing."""
     unknown = set(resend) - set(RESEND_CHOICES)
     if unknown:
         raise ValueError(f"unknown resend group(s): {sorted(unknown)}")
-    report = run_checks(book.read())
+    held, sheet = claim_send(book) if claim else (None, book.read())
+    try:
+        plan = _plan(book, sheet, resend, limit)
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    plan.claim = held
+    return plan
+
+
+def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
+    report = run_checks(sheet)
     settings = report.settings
     campaign = report.sheet.campaign_id
     plan = SendPlan(book, report, settings, campaign or new_campaign_id(), not campaign)

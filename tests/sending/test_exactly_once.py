@@ -1,0 +1,136 @@
+"""Exactly once, whatever happens (issue 10): racing sends, copies of a workbook, a lost journal, a
+lost ledger, a lost `.eml` path, damaged local files.
+
+Every scenario runs real `pecmass` processes against the sandbox, then logs in to every
+recipient's mailbox over IMAP and counts the PEC transport envelopes there: each recipient must
+hold exactly one, and the sheet must show every row's true state.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from pecmass_xl.journal.status import HANDED_OVER_STATUSES
+from pecmass_xl.workbook import contract as c
+from pecmass_xl.workbook.file_workbook import FileWorkbook
+
+from .conftest import make_campaign, sheet_rows, unique_local
+
+IN_PROGRESS = "è già in corso un invio di questa campagna"
+ROWS = 20
+
+
+def addresses(n: int) -> list[str]:
+    return [f"{unique_local('eo')}@studio.pec.test" for _ in range(n)]
+
+
+def imap_envelopes(sb, address: str) -> int:
+    """PEC transport envelopes in the recipient's INBOX, counted over IMAP as the recipient sees them."""
+    conn = sb.connection
+    client = IMAPClient(conn["imap_host"], port=conn["imap_port"], ssl=True,
+                        ssl_context=ssl.create_default_context(cafile=conn["ca_file"]), timeout=15)
+    try:
+        client.login(address, conn["password"])
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search("ALL")
+        if not uids:
+            return 0
+        fetched = client.fetch(uids, [b"BODY.PEEK[HEADER.FIELDS (X-TRASPORTO)]"])
+        return sum(1 for data in fetched.values()
+                   if b"posta-certificata" in data[b"BODY[HEADER.FIELDS (X-TRASPORTO)]"].lower())
+    finally:
+        client.logout()
+
+
+def assert_each_received_once(sb, recipients: list[str]) -> None:
+    sb.wait_idle(20)
+    counts = {a: imap_envelopes(sb, a) for a in recipients}
+    wrong = {a: n for a, n in counts.items() if n != 1}
+    assert not wrong, f"{len(wrong)} of {len(recipients)} recipients do not hold exactly one PEC: {wrong}"
+
+
+def assert_sheet_shows_all_sent(path: Path, recipients: list[str]) -> list[dict]:
+    rows = sheet_rows(path)
+    assert [r["PEC"] for r in rows] == recipients
+    assert all(r[c.COL_ID] for r in rows), "a row has no ID invio"
+    statuses = [r[c.COL_STATUS] for r in rows]
+    assert set(statuses) <= HANDED_OVER_STATUSES - {"Incerto"}, statuses
+    return rows
+
+
+def send_command(path: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pecmass_xl", "send", str(path), "--yes", "--in-doubt-wait", "2", *extra]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out + err
+
+
+# --- 1. one send per campaign, across processes and fronts -------------------------------------------
+@pytest.mark.parametrize("round_", range(3))  # timing-dependent: the race is run several times
+def test_two_racing_cli_sends_of_a_never_sent_workbook_send_each_pec_once(sb, tmp_path, round_):
+    recipients = addresses(ROWS)
+    path = make_campaign(tmp_path, recipients)
+    assert not FileWorkbook(path).read().campaign_id  # never sent, no campaign yet
+    first, second = start(send_command(path)), start(send_command(path))
+    results = [finish(first), finish(second)]
+    codes = sorted(code for code, _ in results)
+    assert_each_received_once(sb, recipients)
+    losers = [text for code, text in results if code == 2]
+    assert all(IN_PROGRESS in text and "Traceback" not in text for text in losers), results
+    assert codes in ([0, 0], [0, 2]), results  # a late second run finds nothing left to send
+    assert_sheet_shows_all_sent(path, recipients)
+
+
+def test_a_cli_send_racing_the_excel_worker_sends_each_pec_once(sb, tmp_path):
+    from openpyxl import load_workbook
+
+    from pecmass_xl.excel import ribbon_actions, worker
+    from pecmass_xl.excel.live_workbook import ExcelWorkbook
+    from tests.excel.fake_xlwings import FakeApp, FakeApps, workbook_from_openpyxl
+
+    recipients = addresses(ROWS)
+    path = make_campaign(tmp_path, recipients, name="campagna.xlsm")
+    app = FakeApp()
+    fake = workbook_from_openpyxl(load_workbook(path), str(path), app)
+    apps = FakeApps(app)
+    book = ExcelWorkbook(fake)
+    worker_codes: list[int] = []
+    cli: list[subprocess.Popen] = []
+
+    def spawn(arguments):
+        # The Invia button's worker and a CLI send of the same file start at the same moment.
+        cli.append(start(send_command(path)))
+        thread = threading.Thread(target=lambda: worker_codes.append(worker.main(arguments, apps=apps)))
+        thread.start()
+        thread.join(300)
+        return 0
+
+    class Yes:
+        def info(self, text): ...
+        def error(self, text): raise AssertionError(text)
+        def confirm(self, text): return True
+        def status(self, text): ...
+
+    ribbon_actions.invia(book, Yes(), spawn=spawn)
+    cli_code, cli_text = finish(cli[0])
+    assert_each_received_once(sb, recipients)
+    if cli_code == 2:
+        assert IN_PROGRESS in cli_text and "Traceback" not in cli_text
+    if worker_codes[0] == 2:  # the worker lost: Excel shows the same message in a dialog
+        assert any(IN_PROGRESS in a["prompt"] for a in app.alerts), app.alerts
+    assert 2 in (cli_code, worker_codes[0]) or cli_code == 0, (cli_code, worker_codes, cli_text)
