@@ -39,6 +39,7 @@ class Settings:
     sandbox_password: str | None = None
     sandbox_clock: dict | None = None  # the sandbox's published clock (connessione.json), if any
     attachment_folders: list[Path] = field(default_factory=list)  # besides the workbook's own folder
+    identical_window_days: int = c.DEFAULT_IDENTICAL_WINDOW_DAYS
 
     @property
     def is_sandbox(self) -> bool:
@@ -148,6 +149,9 @@ def resolve_settings(values: dict[str, object], message: dict[str, object], work
 
     pace = _int_setting(values.get(c.SET_PACE), c.SET_PACE, 0, 100_000, problems)
     s.pace_per_minute = p.pace_per_minute if pace is None else pace
+
+    window = _int_setting(values.get(c.SET_IDENTICAL_WINDOW), c.SET_IDENTICAL_WINDOW, 0, 36_500, problems)
+    s.identical_window_days = c.DEFAULT_IDENTICAL_WINDOW_DAYS if window is None else window
 
     max_size_text = _text(values.get(c.SET_MAX_SIZE))
     s.max_size_mb = p.max_size_mb

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pecmass_xl.core import paths
@@ -59,7 +59,24 @@ LEDGER_FILE_MIGRATIONS = (
         PRIMARY KEY (mailbox, notice)
     )
     """,
+    # version 2 (issue 10): the SMTP outcome of each message, not only the intent, and a fast look-up
+    # of identical PECs (same sender mailbox, recipient, content) for the hand-over guard.
+    """
+    ALTER TABLE handovers ADD COLUMN outcome TEXT;
+    CREATE INDEX handovers_identical ON handovers(mailbox, recipient, content_hash)
+    """,
 )
+
+# Ledger outcomes. NULL = an intent with no answer yet (pending: it may have left).
+OUTCOME_SENT = "sent"  # the SMTP server accepted it (250)
+OUTCOME_IN_DOUBT = "in-doubt"  # the connection died after DATA: it may have left
+OUTCOME_REFUSED = "refused"  # permanently refused (5xx): it did not leave
+OUTCOME_NOT_SENT = "not-sent"  # never handed over (temporary errors outlasted, a stop)
+OUTCOMES = frozenset({OUTCOME_SENT, OUTCOME_IN_DOUBT, OUTCOME_REFUSED, OUTCOME_NOT_SENT})
+_LEFT_OR_MAYBE = "(outcome IS NULL OR outcome IN ('sent', 'in-doubt'))"
+"""Records of a PEC that left or may have left: they block an identical one."""
+
+DEFAULT_IDENTICAL_WINDOW_DAYS = 30  # as `Blocco PEC identiche (giorni)` (workbook contract)
 
 
 def default_ledger_path() -> Path:
@@ -86,6 +103,11 @@ class LedgerEntry:
     row_id: str | None
     message_id: str
     recorded_at: datetime
+    outcome: str | None = None
+
+    @property
+    def handed_over(self) -> bool:
+        return self.outcome == OUTCOME_SENT
 
 
 def _entry(row) -> LedgerEntry:
@@ -97,6 +119,7 @@ def _entry(row) -> LedgerEntry:
         row_id=row["row_id"],
         message_id=row["message_id"],
         recorded_at=from_db_time(row["recorded_at"]),
+        outcome=row["outcome"],
     )
 
 
@@ -150,6 +173,68 @@ class Ledger(LedgerFile):
                     message_id, to_db_time(when or utc_now()),
                 ),
             )
+
+    def claim_handover(
+        self,
+        *,
+        mailbox: str,
+        recipient: str,
+        content_hash: str,
+        campaign_id: str,
+        row_id: str,
+        message_id: str,
+        window_days: float = DEFAULT_IDENTICAL_WINDOW_DAYS,
+        allow_identical: bool = False,
+        when: datetime | None = None,
+    ) -> LedgerEntry | None:
+        """The hand-over guard (issue 10): record the intent to hand `message_id` over, unless an
+        identical PEC (same mailbox, recipient, content) is already recorded, within the last
+        `window_days`, as handed over or still without an answer, by another campaign or another
+        row. Check and record happen in one write transaction, so two processes (two copies of a
+        workbook) cannot both pass. Returns the earlier record when refused (nothing recorded), None
+        when recorded. The same row's own retries are exempt; `allow_identical` is the explicit
+        resend. Forced to disk: the record must exist before the hand-over it guards.
+        """
+        now = when or utc_now()
+        mailbox_key, recipient_key = normalise_mailbox(mailbox), recipient.strip().lower()
+        with self._db.transaction(durable=True) as c:
+            if not allow_identical:
+                earlier = c.execute(
+                    f"SELECT * FROM handovers WHERE mailbox = ? AND recipient = ? AND content_hash = ? "
+                    f"AND {_LEFT_OR_MAYBE} AND row_id IS NOT NULL AND message_id != ? "
+                    "AND NOT (campaign_id = ? AND row_id = ?) AND recorded_at >= ? "
+                    "ORDER BY recorded_at, handover_pk LIMIT 1",
+                    (mailbox_key, recipient_key, content_hash, message_id, campaign_id, row_id,
+                     to_db_time(now - timedelta(days=max(window_days, 0)))),
+                ).fetchone()
+                if earlier is not None:
+                    return _entry(earlier)
+            c.execute(
+                "INSERT INTO handovers (mailbox, recipient, content_hash, campaign_id, row_id, message_id, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(message_id) DO NOTHING",
+                (mailbox_key, recipient_key, content_hash, campaign_id, row_id, message_id, to_db_time(now)),
+            )
+        return None
+
+    def set_outcome(self, message_id: str, outcome: str) -> None:
+        """The SMTP outcome of a recorded message. Not forced to disk: if a power cut loses it, the
+        record reads as pending, which blocks an identical PEC as a hand-over would (the safe side)."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}")
+        with self._db.transaction() as c:
+            c.execute("UPDATE handovers SET outcome = ? WHERE message_id = ?", (outcome, message_id.strip()))
+
+    def identical(
+        self, mailbox: str, recipient: str, content_hash: str, *, window_days: float | None = None
+    ) -> list[LedgerEntry]:
+        """Earlier records of an identical PEC that left or may have left, newest first."""
+        sql = (f"SELECT * FROM handovers WHERE mailbox = ? AND recipient = ? AND content_hash = ? "
+               f"AND {_LEFT_OR_MAYBE} AND row_id IS NOT NULL")
+        params: list[object] = [normalise_mailbox(mailbox), recipient.strip().lower(), content_hash]
+        if window_days is not None:
+            sql += " AND recorded_at >= ?"
+            params.append(to_db_time(utc_now() - timedelta(days=max(window_days, 0))))
+        return [_entry(r) for r in self._db.read(sql + " ORDER BY recorded_at DESC, handover_pk DESC", params)]
 
     def find_by_content_hash(
         self, mailbox: str, content_hash: str, *, campaign_id: str | None = None

@@ -16,7 +16,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -122,6 +122,10 @@ _MIGRATIONS = (
         synced_at TEXT NOT NULL
     )
     """,
+    # version 2: re-adoption of an identical PEC handed over by another row or campaign (issue 10)
+    """
+    ALTER TABLE attempts ADD COLUMN adopted_from TEXT
+    """,
 )
 
 
@@ -153,6 +157,15 @@ class Attempt:
     committed_at: datetime
     eml_path: str | None = None
     source_row: int | None = None
+    adopted_from: str | None = None
+    """The Message-ID of an identical PEC handed over earlier, which this attempt stands for (it
+    was never handed over itself). Equal to `message_id` when that PEC belongs to another campaign
+    (its receipts are then followed here); another attempt of this journal otherwise."""
+
+    @property
+    def adopts_in_journal(self) -> bool:
+        """Re-adopts another attempt of this journal: its status is that attempt's."""
+        return self.adopted_from is not None and self.adopted_from != self.message_id
 
     @property
     def is_test(self) -> bool:
@@ -234,6 +247,7 @@ def _attempt_from_row(row) -> Attempt:
         committed_at=from_db_time(row["committed_at"]),
         eml_path=row["eml_path"],
         source_row=row["source_row"],
+        adopted_from=row["adopted_from"],
     )
 
 
@@ -254,7 +268,7 @@ def _event_from_row(row) -> Event:
 
 _ATTEMPT_COLUMNS = (
     "a.attempt_pk, a.row_id, a.kind, a.number, a.message_id, a.content_hash, a.recipient, "
-    "a.source_row, a.eml_path, a.committed_at"
+    "a.source_row, a.eml_path, a.committed_at, a.adopted_from"
 )
 _LATEST_NORMAL = (
     "a.kind = 'normal' AND a.number = "
@@ -456,6 +470,59 @@ class Journal:
                 c, row_id, KIND_NORMAL, number, message_id, content_hash, recipient, None, eml_path, committed
             )
 
+    def adopt_attempt(
+        self,
+        row_id: str,
+        *,
+        earlier_message_id: str,
+        content_hash: str,
+        recipient: str,
+        domain: str,
+        handed_over: bool,
+        note: str,
+        when: datetime | None = None,
+    ) -> Attempt:
+        """Record that this row's PEC is an identical one handed over earlier (the ledger refused a
+        second hand-over): an attempt that stands for it, never handed over itself.
+
+        When the earlier PEC belongs to another campaign, the attempt takes its Message-ID, so
+        the receipts quoting it are followed here too; `handed_over` (its SMTP answer was 250) adds
+        the `Inviato` event, else it stays `In invio` and is resolved by searching its receipts. When
+        it belongs to another row of this journal, the attempt gets its own (never used) Message-ID
+        and shows that row's status. `note` says so in `Dettaglio` (forced to disk: it replaces a
+        hand-over, and must not vanish into a resend after a power cut).
+        """
+        committed = to_db_time(when or utc_now())
+        earlier_message_id = _normalise_message_id(earlier_message_id)
+        with self._db.transaction(durable=True) as c:
+            c.execute(
+                "INSERT INTO rows (row_id, recipient, created_at) VALUES (?, ?, ?) ON CONFLICT(row_id) DO NOTHING",
+                (row_id, recipient, committed),
+            )
+            latest = c.execute(
+                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a WHERE a.row_id = ? AND {_LATEST_NORMAL}", (row_id,)
+            ).fetchone()
+            number = 1 if latest is None else latest["number"] + 1
+            in_journal = c.execute("SELECT 1 FROM attempts WHERE message_id = ?", (earlier_message_id,)).fetchone()
+            message_id = ids.build_message_id(self._campaign_id, row_id, number, domain) if in_journal else earlier_message_id
+            attempt = self._insert_attempt(
+                c, row_id, KIND_NORMAL, number, message_id, content_hash, recipient, None, None, committed
+            )
+            c.execute("UPDATE attempts SET adopted_from = ? WHERE attempt_pk = ?", (earlier_message_id, attempt.pk))
+            c.execute("UPDATE events SET detail = ? WHERE attempt_pk = ?", (note, attempt.pk))
+            if handed_over and not in_journal:
+                c.execute(
+                    "INSERT INTO events (attempt_pk, kind, event_time, recorded_at, detail) VALUES (?, ?, ?, ?, ?)",
+                    (attempt.pk, EventKind.SMTP_INVIATO, committed, committed, note),
+                )
+        return self.attempt_by_message_id(message_id)
+
+    def next_message_id(self, row_id: str, domain: str) -> str:
+        """The Message-ID `begin_attempt` will give the row's next attempt (the sender is the
+        campaign's only writer: it holds the campaign lock)."""
+        latest = self.latest_attempt(row_id)
+        return ids.build_message_id(self._campaign_id, row_id, 1 if latest is None else latest.number + 1, domain)
+
     def begin_test_attempt(
         self,
         *,
@@ -497,8 +564,10 @@ class Journal:
         )
 
     def set_eml_path(self, attempt: Attempt | str, eml_path: str) -> None:
+        """Record where the exact `.eml` was archived. Forced to disk (durable): it precedes the
+        hand-over, and the in-doubt resolution relies on it to find the evidence after a power cut."""
         pk = self._attempt_pk(attempt)
-        with self._db.transaction() as c:
+        with self._db.transaction(durable=True) as c:
             c.execute("UPDATE attempts SET eml_path = ? WHERE attempt_pk = ?", (eml_path, pk))
 
     def attempt_by_message_id(self, message_id: str) -> Attempt | None:
@@ -690,8 +759,28 @@ class Journal:
                 status = DerivedStatus(stato=ST_TO_SEND)
             else:
                 status = statuses.get(attempt.pk) or derive_status([], committed_at=attempt.committed_at)
+                if attempt.adopted_from is not None:
+                    status = self._adopted_status(attempt, status)
             views[row_id] = RowView(row_id, row_number, recipient, attempt, count, status)
         return views
+
+    def _adopted_status(self, attempt: Attempt, own: DerivedStatus) -> DerivedStatus:
+        """A re-adopted PEC's status (another row's, when it is in this journal); `Dettaglio` says it
+        is an identical PEC sent earlier, then keeps the provider's words."""
+        status = own
+        if attempt.adopts_in_journal:
+            source = self.attempt_by_message_id(attempt.adopted_from)
+            if source is not None:
+                status = self.attempt_status(source)
+        row = self._db.read_one(
+            "SELECT detail FROM events WHERE attempt_pk = ? AND kind = ? ORDER BY event_pk LIMIT 1",
+            (attempt.pk, EventKind.IN_INVIO),
+        )
+        note = (row["detail"] if row else None) or ""
+        words = status.dettaglio or ""
+        if note and words and words != note:
+            return replace(status, dettaglio=f"{note} Gestore: {words}")
+        return replace(status, dettaglio=note or words)
 
     def status_counts(self) -> dict[str, int]:
         """Rows per `Stato invio` (rows known to the journal; test sends excluded)."""
@@ -732,7 +821,7 @@ class Journal:
         pending = [
             view.attempt
             for view in self.row_views().values()
-            if view.attempt is not None and view.status.stato == ST_SENDING
+            if view.attempt is not None and view.status.stato == ST_SENDING and not view.attempt.adopts_in_journal
         ]
         if include_tests:
             pending += [t.attempt for t in self.test_attempts() if t.status.stato == ST_SENDING]

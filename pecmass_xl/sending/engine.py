@@ -22,9 +22,12 @@ from pecmass_xl.campaign.problems import problem
 from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun, LoginRefused, MessageNotBuilt
 from pecmass_xl.core.italian import duration
+from pecmass_xl.core.rome_time import in_rome
 from pecmass_xl.journal import Attempt, Pacer, archive, hold_campaign_lock
+from pecmass_xl.journal.ledger import OUTCOME_IN_DOUBT, OUTCOME_NOT_SENT, OUTCOME_REFUSED, OUTCOME_SENT
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
 from pecmass_xl.journal.status import FAILED_STATUSES, EventKind
+from pecmass_xl.journal.store import RESEND_SENT
 from pecmass_xl.mailclient.smtp_classify import IN_DOUBT, RATE_LIMITED, REFUSED, SENT, SmtpAnswer
 from pecmass_xl.mailclient.smtp_session import SmtpSession
 from pecmass_xl.sending.connection import CONNECT_BUDGET, ProviderUnreachable, connect_within
@@ -34,6 +37,10 @@ from pecmass_xl.tracking.in_doubt import resolve_in_doubt
 from pecmass_xl.workbook import contract as c
 
 log = logging.getLogger("pecmass.send")
+
+ADOPTED = "adopted"
+_LEDGER_OUTCOME = {SENT: OUTCOME_SENT, REFUSED: OUTCOME_REFUSED, IN_DOUBT: OUTCOME_IN_DOUBT}
+"""The ledger's record of each SMTP outcome; anything else (retries outlasted, a stop) never left."""
 
 STOPPED_DETAIL = "Invio fermato dall'utente prima della consegna al server: la riga sarà inviata al prossimo invio"
 
@@ -250,6 +257,9 @@ class SendRun:
         self.reporter.message(f"Riga {row.number}: non inviata, {error}")
 
     def send_one(self, session: SmtpSession, row_id: str, row) -> str:
+        """Guard, commit, archive, hand over. Every write before the hand-over is forced to disk
+        (the ledger's intent, the attempt, the `.eml` and its folder, the `.eml` path): after a
+        power cut, each is what stops a resend of a PEC that may have left."""
         journal, s = self.journal, self.settings
         draft = row.draft
         try:  # built before its attempt and ledger entry exist: a failure leaves no trace to resolve
@@ -258,17 +268,45 @@ class SendRun:
             self.not_built(row, exc)
             return c.ST_INVALID
         digest = draft_hash(row)
+        message_id = journal.next_message_id(row_id, s.sender_domain)
+        # The hand-over guard: check for an identical PEC and record this intent in one ledger
+        # transaction, so two processes (copies of a workbook, two campaigns) cannot both pass.
+        earlier = self.ledger.claim_handover(
+            mailbox=s.mailbox, recipient=draft.to, content_hash=digest, campaign_id=self.plan.campaign_id,
+            row_id=row_id, message_id=message_id, window_days=s.identical_window_days,
+            allow_identical=RESEND_SENT in self.plan.resend)
+        if earlier is not None:
+            return self.adopt(row_id, row, digest, earlier)
         attempt = journal.begin_attempt(row_id, content_hash=digest, recipient=draft.to, domain=s.sender_domain)
-        self.ledger.record(mailbox=s.mailbox, recipient=draft.to, content_hash=digest,
-                           campaign_id=self.plan.campaign_id, row_id=row_id, message_id=attempt.message_id)
+        if attempt.message_id != message_id:  # cannot happen under the campaign lock: refuse to guess
+            raise RuntimeError("attempt numbering changed under the campaign lock")
         msg.replace_header("Message-ID", attempt.message_id)
         data = message_bytes(msg)
         path, _ = archive.store(self.archive_root / row_id, archive.sent_name(attempt.number), data)
         journal.set_eml_path(attempt, str(path))
         answer = self.hand_over(session, attempt, draft.to, data)
+        self.ledger.set_outcome(attempt.message_id, _LEDGER_OUTCOME.get(answer.kind, OUTCOME_NOT_SENT))
         if answer.kind == SENT and self.sent_copier is not None:
             self.sent_copier.copy(data)
         return answer.kind
+
+    def adopt(self, row_id: str, row, digest: str, earlier) -> str:
+        """The ledger refused a second identical PEC: the row re-adopts the earlier one."""
+        journal = self.journal
+        if earlier.campaign_id == self.plan.campaign_id:
+            view = journal.row_view(earlier.row_id)
+            where = c.NOTE_IDENTICAL_ROW.format(row=view.row_number if view and view.row_number else "?",
+                                                 row_id=earlier.row_id)
+        else:
+            where = c.NOTE_IDENTICAL_CAMPAIGN.format(campaign=earlier.campaign_id, row_id=earlier.row_id)
+        note = c.NOTE_IDENTICAL.format(when=f"{in_rome(earlier.recorded_at):%d/%m/%Y %H:%M}", where=where)
+        attempt = journal.adopt_attempt(row_id, earlier_message_id=earlier.message_id, content_hash=digest,
+                                        recipient=row.draft.to, domain=self.settings.sender_domain,
+                                        handed_over=earlier.handed_over, note=note)
+        log.info("row re-adopted an identical PEC handed over earlier (no second hand-over)")
+        if not attempt.adopts_in_journal and not earlier.handed_over:
+            self.in_doubt_now.append(attempt)  # no answer known yet: its receipts decide
+        return ADOPTED
 
     def hand_over(self, session: SmtpSession, attempt: Attempt, recipient: str, data: bytes) -> SmtpAnswer:
         """Send one attempt, retrying temporary failures and rate limits with the same Message-ID."""
@@ -284,9 +322,11 @@ class SendRun:
                 answer = session.send(s.mailbox, recipient, data)
             except ProviderUnreachable as exc:
                 journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=f"Server non raggiungibile: {exc}")
+                self.ledger.set_outcome(attempt.message_id, OUTCOME_NOT_SENT)
                 raise
             except LoginRefused as exc:
                 journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=f"Accesso rifiutato dal server: {exc}")
+                self.ledger.set_outcome(attempt.message_id, OUTCOME_NOT_SENT)
                 raise
             if answer.kind == SENT:
                 journal.add_event(attempt, EventKind.SMTP_INVIATO, smtp_code=answer.code, detail=answer.detail)

@@ -37,6 +37,7 @@ class SendPlan:
     warnings: list[str] = field(default_factory=list)
     notice: str | None = None  # provider contract notice to acknowledge once per mailbox
     claim: SendClaim | None = None  # held from before the planning to the end of the send
+    resend: frozenset[str] = frozenset()
 
     def release(self) -> None:
         """Give up the claim (the send ended, or will not happen); safe to call twice."""
@@ -117,7 +118,7 @@ def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
     report = run_checks(sheet)
     settings = report.settings
     campaign = report.sheet.campaign_id
-    plan = SendPlan(book, report, settings, campaign or new_campaign_id(), not campaign)
+    plan = SendPlan(book, report, settings, campaign or new_campaign_id(), not campaign, resend=frozenset(resend))
     if plan.blocking:
         return plan
     plan.invalid = [r for r in report.rows if not r.ok]
@@ -147,11 +148,21 @@ def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
                     plan.adopted[row.number] = earlier
                     taken.add(earlier.row_id)
                     continue
-                other = ledger.find_by_content_hash(settings.mailbox, digest)
+                other = ledger.identical(settings.mailbox, row.draft.to, digest,
+                                         window_days=settings.identical_window_days)
                 if other:
+                    # Queued all the same: the hand-over guard re-adopts it (no second PEC) and its
+                    # receipts are then followed in this campaign too.
                     plan.elsewhere[row.number] = other[0]
-                    continue
             plan.due.append(row)
+        if resend:
+            for row in plan.due:
+                earlier = ledger.identical(settings.mailbox, row.draft.to, draft_hash(row))
+                if earlier:
+                    plan.warnings.append(
+                        f"Riga {row.number}: una PEC identica è stata affidata al gestore il "
+                        f"{rome_wall_clock(earlier[0].recorded_at):%d/%m/%Y alle %H:%M}; confermando ne parte un'altra."
+                    )
     if limit is not None:
         plan.due = plan.due[: max(limit, 0)]
     preset = settings.preset
@@ -164,8 +175,8 @@ def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
             )
     for number, entry in plan.elsewhere.items():
         plan.warnings.append(
-            f"Riga {number}: lo stesso messaggio allo stesso destinatario è già stato consegnato al gestore "
-            f"il {rome_wall_clock(entry.recorded_at):%d/%m/%Y} (campagna {entry.campaign_id}): non viene inviato di nuovo "
-            "(usate --resend sent per un secondo invio voluto)."
+            f"Riga {number}: lo stesso messaggio allo stesso destinatario è già stato affidato al gestore "
+            f"il {rome_wall_clock(entry.recorded_at):%d/%m/%Y} (campagna {entry.campaign_id}): non viene inviato di nuovo, "
+            "la riga ne riprende l'esito (usate --resend sent per un secondo invio voluto)."
         )
     return plan

@@ -1,9 +1,10 @@
 """Attempts that may or may not have left (DESIGN §5.1): look for their acceptance receipt.
 
-An attempt whose `.eml` was never written certainly never reached SMTP: it goes back to
-`Da inviare`. Otherwise a read-only IMAP search on `X-Riferimento-Message-ID` polls the receipts
-folders for the configured wait; found → the receipt decides; not found → `Incerto`, never resent
-automatically (a later receipt still upgrades it).
+Every attempt left `In invio` may have left, whatever is missing locally: a `.eml` or its path lost
+to a power cut or a cleaned folder is never taken as proof that nothing was sent (issue 10). A
+read-only IMAP search on `X-Riferimento-Message-ID` polls the receipts folders for the configured
+wait; found → the receipt decides; not found → `Incerto`, never resent automatically (a later
+receipt still upgrades it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from pecmass_xl.mailclient.imap_session import ImapSession
 
 log = logging.getLogger("pecmass.send")
-NOT_HANDED_OVER = "Invio interrotto prima della consegna al server: la riga sarà inviata al prossimo invio"
+INTERRUPTED = "Esito della consegna al server sconosciuto (interruzione)"
+EML_MISSING = ("Esito della consegna al server sconosciuto (interruzione) e copia archiviata del messaggio "
+               "mancante: si cercano le ricevute, nessun nuovo invio automatico")
 
 
 def _search_once(session: ImapSession, journal: Journal, attempts: list[Attempt], settings: Settings, archive_root: Path) -> set[str]:
@@ -55,13 +58,10 @@ def resolve_in_doubt(journal: Journal, attempts: list[Attempt], settings: Settin
     pending: list[Attempt] = []
     for attempt in attempts:
         attempt = journal.attempt_by_message_id(attempt.message_id) or attempt  # fresh: eml_path is set late
-        if not attempt.eml_path or not Path(attempt.eml_path).exists():
-            journal.add_event(attempt, EventKind.SMTP_ESAURITO, detail=NOT_HANDED_OVER)
-            outcome[attempt.message_id] = "not-handed-over"
-        else:
-            if not any(e.kind == EventKind.SMTP_IN_DUBBIO for e in journal.events(attempt)):
-                journal.add_event(attempt, EventKind.SMTP_IN_DUBBIO, detail="Esito della consegna al server sconosciuto (interruzione)")
-            pending.append(attempt)
+        if attempt.adopted_from is None and not any(e.kind == EventKind.SMTP_IN_DUBBIO for e in journal.events(attempt)):
+            missing = not attempt.eml_path or not Path(attempt.eml_path).exists()
+            journal.add_event(attempt, EventKind.SMTP_IN_DUBBIO, detail=EML_MISSING if missing else INTERRUPTED)
+        pending.append(attempt)
     if not pending:
         return outcome
     if on_message:

@@ -80,5 +80,13 @@ SET_CA_FILE = "Certificato CA"
 SET_ADDRESS_COLUMN = "Colonna indirizzo"
 SET_SAVE_SENT_COPY = "Salva copia in Inviata"
 SET_ATTACHMENT_FOLDERS = "Cartelle allegati"
+SET_IDENTICAL_WINDOW = "Blocco PEC identiche (giorni)"
+DEFAULT_IDENTICAL_WINDOW_DAYS = 30
+
+# `Dettaglio` of a row re-adopting an identical PEC handed over earlier (issue 10); the provider's
+# words, when they come, follow it.
+NOTE_IDENTICAL = "Già inviata: una PEC identica è stata affidata al gestore il {when} ({where}); non inviata di nuovo."
+NOTE_IDENTICAL_ROW = "riga {row}, ID invio {row_id}"
+NOTE_IDENTICAL_CAMPAIGN = "campagna {campaign}, ID invio {row_id}"
 
 SECURITY_MODES = ("SSL/TLS", "STARTTLS")

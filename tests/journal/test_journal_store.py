@@ -40,7 +40,7 @@ def test_default_location_is_the_journals_dir(tmp_path, monkeypatch):
 def test_file_is_wal_and_versioned(journal):
     conn = sqlite3.connect(journal.path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # v2: adopted attempts (issue 10)
     conn.close()
 
 

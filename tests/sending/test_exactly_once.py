@@ -9,6 +9,7 @@ hold exactly one, and the sheet must show every row's true state.
 from __future__ import annotations
 
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -134,3 +135,73 @@ def test_a_cli_send_racing_the_excel_worker_sends_each_pec_once(sb, tmp_path):
     if worker_codes[0] == 2:  # the worker lost: Excel shows the same message in a dialog
         assert any(IN_PROGRESS in a["prompt"] for a in app.alerts), app.alerts
     assert 2 in (cli_code, worker_codes[0]) or cli_code == 0, (cli_code, worker_codes, cli_text)
+
+
+# --- 2. the hand-over guard in the mailbox ledger -------------------------------------------------------
+def test_two_copies_of_a_never_sent_workbook_racing_send_each_pec_once(sb, tmp_path):
+    recipients = addresses(ROWS)
+    path = make_campaign(tmp_path, recipients)
+    copy = tmp_path / "copia.xlsx"
+    shutil.copyfile(path, copy)  # never sent: no campaign id, so each copy becomes its own campaign
+    first, second = start(send_command(path)), start(send_command(copy))
+    results = [finish(first), finish(second)]
+    assert [code for code, _ in results] == [0, 0], results
+    assert_each_received_once(sb, recipients)
+    rows = [assert_sheet_shows_all_sent(p, recipients) for p in (path, copy)]
+    assert FileWorkbook(path).read().campaign_id != FileWorkbook(copy).read().campaign_id
+    adopted = [r for sheet in rows for r in sheet if str(r[c.COL_DETAIL] or "").startswith("Già inviata")]
+    assert len(adopted) == ROWS, "every PEC was handed over by one copy and re-adopted by the other"
+
+
+def test_two_identical_rows_of_one_list_are_one_pec(sb, tmp_path):
+    from openpyxl import load_workbook
+
+    recipients = addresses(2)
+    path = make_campaign(tmp_path, [recipients[0], recipients[0], recipients[1]])
+    wb = load_workbook(path)
+    ws = wb[c.SHEET_LIST]
+    ws.cell(3, 2).value, ws.cell(3, 3).value = ws.cell(2, 2).value, ws.cell(2, 3).value  # same Nome, same N
+    wb.save(path)
+    code = subprocess.run(send_command(path), env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    assert code.returncode == 0, code.stderr
+    assert_each_received_once(sb, recipients)
+    rows = sheet_rows(path)
+    assert rows[1][c.COL_STATUS] in HANDED_OVER_STATUSES and rows[1][c.COL_ID] != rows[0][c.COL_ID]
+    assert rows[1][c.COL_DETAIL].startswith("Già inviata") and "riga 2" in rows[1][c.COL_DETAIL]
+
+
+def test_an_explicit_resend_says_when_the_identical_pec_was_handed_over(sb, tmp_path):
+    recipients = addresses(1)
+    path = make_campaign(tmp_path, recipients)
+    assert subprocess.run(send_command(path), env=dict(os.environ), capture_output=True, timeout=300).returncode == 0
+    again = subprocess.run(send_command(path, "--resend", "sent"), env=dict(os.environ), capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "una PEC identica è stata affidata al gestore il" in again.stdout
+    sb.wait_idle(20)
+    assert imap_envelopes(sb, recipients[0]) == 2  # asked for explicitly
+
+
+def test_the_guard_looks_back_only_as_far_as_the_window(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from pecmass_xl.journal import Ledger
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        common = dict(mailbox="studio@pec.it", recipient="a@pec.it", content_hash="h" * 64)
+        assert ledger.claim_handover(**common, campaign_id="C1", row_id="R1", message_id="<m1@x>",
+                                     when=datetime.now(UTC) - timedelta(days=40)) is None
+        ledger.set_outcome("<m1@x>", "sent")
+        assert ledger.claim_handover(**common, campaign_id="C2", row_id="R2", message_id="<m2@x>",
+                                     window_days=30) is None  # next quarter's reminder is not blocked
+        ledger.set_outcome("<m2@x>", "refused")  # a refused PEC did not leave: it blocks nothing
+        refused = ledger.claim_handover(**common, campaign_id="C3", row_id="R3", message_id="<m3@x>", window_days=60)
+        assert refused is not None and refused.message_id == "<m1@x>" and refused.handed_over
+        pending = ledger.claim_handover(**common, campaign_id="C4", row_id="R4", message_id="<m4@x>", window_days=1)
+        assert pending is None  # m3 was refused by the guard: nothing recorded for it
+        assert ledger.claim_handover(**common, campaign_id="C5", row_id="R5", message_id="<m5@x>",
+                                     window_days=1).message_id == "<m4@x>"  # pending, no answer: blocks
+        assert ledger.claim_handover(**common, campaign_id="C4", row_id="R4", message_id="<m6@x>",
+                                     window_days=1) is None  # the same row's own retry is exempt
+        assert ledger.claim_handover(**common, campaign_id="C7", row_id="R7", message_id="<m7@x>",
+                                     window_days=1, allow_identical=True) is None  # explicit resend
