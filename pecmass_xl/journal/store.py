@@ -517,6 +517,41 @@ class Journal:
                 )
         return self.attempt_by_message_id(message_id)
 
+    def restore_attempt(
+        self,
+        row_id: str,
+        *,
+        message_id: str,
+        content_hash: str,
+        recipient: str,
+        committed_at: datetime,
+        events: Iterable[tuple[str, str | None]] = (),
+    ) -> Attempt:
+        """Put back an attempt of a lost journal (from the ledger or the mailbox): its Message-ID
+        and number as they were, its `In invio` event, then `events` (kind, detail). Forced to disk:
+        it stands for a PEC that left or may have left, and must stop a resend even after a power cut."""
+        parsed = ids.parse_message_id(message_id)
+        if parsed is None or parsed.row_id != row_id or parsed.campaign_id != self._campaign_id:
+            raise ValueError("not a Message-ID of this row of this campaign")
+        committed = to_db_time(committed_at)
+        with self._db.transaction(durable=True) as c:
+            c.execute(
+                "INSERT INTO rows (row_id, recipient, created_at) VALUES (?, ?, ?) ON CONFLICT(row_id) DO NOTHING",
+                (row_id, recipient, committed),
+            )
+            found = c.execute(f"SELECT {_ATTEMPT_COLUMNS} FROM attempts a WHERE a.message_id = ?",
+                              (parsed.message_id,)).fetchone()
+            if found is not None:
+                return _attempt_from_row(found)
+            attempt = self._insert_attempt(c, row_id, KIND_NORMAL, parsed.attempt, parsed.message_id, content_hash,
+                                           recipient, None, None, committed)
+            for kind, detail in events:
+                c.execute(
+                    "INSERT INTO events (attempt_pk, kind, event_time, recorded_at, detail) VALUES (?, ?, ?, ?, ?)",
+                    (attempt.pk, kind, committed, to_db_time(utc_now()), detail),
+                )
+        return attempt
+
     def next_message_id(self, row_id: str, domain: str) -> str:
         """The Message-ID `begin_attempt` will give the row's next attempt (the sender is the
         campaign's only writer: it holds the campaign lock)."""

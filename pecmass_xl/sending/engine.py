@@ -34,6 +34,7 @@ from pecmass_xl.sending.connection import CONNECT_BUDGET, ProviderUnreachable, c
 from pecmass_xl.sending.plan import SendPlan, draft_hash
 from pecmass_xl.sending.sent_copy import SentCopier
 from pecmass_xl.tracking.in_doubt import resolve_in_doubt
+from pecmass_xl.tracking.recover import recover_lost_rows
 from pecmass_xl.workbook import contract as c
 
 log = logging.getLogger("pecmass.send")
@@ -162,6 +163,7 @@ class SendRun:
         login_refused = unreachable = None
         in_doubt_result: dict[str, str] = {}
         try:
+            self.recover_lost_journal()
             earlier = journal.attempts_in_doubt(include_tests=True)
             if earlier:
                 in_doubt_result.update(resolve_in_doubt(journal, earlier, s, self.password, self.archive_root,
@@ -186,6 +188,17 @@ class SendRun:
         outcome = self.outcome(login_refused, write_error, stopped, in_doubt_result)
         outcome.unreachable = unreachable
         return outcome
+
+    def recover_lost_journal(self) -> None:
+        """Rows with an `ID invio` this journal does not know get their fate back before anything is
+        sent (ledger, else mailbox); those that turn out handed over or uncertain leave the queue."""
+        plan = self.plan
+        rows = {r.id_invio: (r.draft.to if r.draft else None, r.number) for r in plan.report.rows if r.id_invio}
+        recovered = recover_lost_rows(self.journal, self.ledger, self.settings, self.password, self.archive_root,
+                                      rows, self.reporter.message)
+        if recovered:
+            due = set(self.journal.rows_to_send([r.id_invio for r in plan.due if r.id_invio], resend=plan.resend))
+            plan.due = [r for r in plan.due if not r.id_invio or r.id_invio in due]
 
     def freeze(self) -> list[tuple[str, object]]:
         """Give every due row its `ID invio` and write the IDs to the workbook before anything leaves."""
@@ -214,9 +227,11 @@ class SendRun:
                 row_id = journal.new_row_id(taken | set(new_ids.values()))
                 new_ids[row.number] = row_id
             queue.append((row_id, row))
+        # The journal knows a row before the sheet shows its `ID invio`: an `ID invio` the journal
+        # does not know then always means a lost journal (see tracking.recover).
+        journal.add_rows([(row_id, row.draft.to, row.number) for row_id, row in queue])
         if new_ids:
             self.write_sheet(new_ids=new_ids)  # raises CannotRun if the file cannot be written: nothing sent
-        journal.add_rows([(row_id, row.draft.to, row.number) for row_id, row in queue])
         journal.set_row_numbers({r.id_invio: r.number for r in plan.report.rows if r.id_invio})
         return queue
 

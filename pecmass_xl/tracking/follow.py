@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pecmass_xl.campaign.checks import run_checks
-from pecmass_xl.campaign.files import campaign_archive, open_journal, open_usage
+from pecmass_xl.campaign.files import campaign_archive, open_journal, open_ledger, open_usage
 from pecmass_xl.campaign.results import journal_summary, journal_update
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.journal import Journal
 from pecmass_xl.journal.signals import STOP_META, WORKER_META
 from pecmass_xl.tracking import evidence, quarantine
 from pecmass_xl.tracking.anomalies import anomaly_reason, is_failure
+from pecmass_xl.tracking.recover import recover_lost_rows
 from pecmass_xl.tracking.sync import SyncResult, is_transient, sync_receipts
 from pecmass_xl.tracking.trust import verifier_for
 from pecmass_xl.workbook import contract as c
@@ -133,6 +134,10 @@ def update_receipts(book: WorkbookGateway, password: str, options: FollowOptions
     started = time.monotonic()
     total = SyncResult()
     with open_journal(campaign) as journal, open_usage(settings) as usage:
+        with open_ledger(settings) as ledger:  # a lost journal is rebuilt first (ledger, else mailbox)
+            recover_lost_rows(journal, ledger, settings, password, archive_root,
+                              {r.id_invio: (r.draft.to if r.draft else None, r.number) for r in report.rows if r.id_invio})
+
         def stop() -> bool:
             return bool(should_stop and should_stop()) or journal.get_meta(STOP_META) == "1"
 

@@ -205,3 +205,89 @@ def test_the_guard_looks_back_only_as_far_as_the_window(tmp_path):
                                      window_days=1) is None  # the same row's own retry is exempt
         assert ledger.claim_handover(**common, campaign_id="C7", row_id="R7", message_id="<m7@x>",
                                      window_days=1, allow_identical=True) is None  # explicit resend
+
+
+# --- 3. a lost journal never causes a resend ----------------------------------------------------------
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pecmass_xl", *args], env=dict(os.environ), capture_output=True,
+                          text=True, timeout=300)
+
+
+def delete_journal(path: Path) -> None:
+    from pecmass_xl.core.paths import journals_dir
+
+    campaign = FileWorkbook(path).read().campaign_id
+    removed = [p for p in journals_dir().glob(f"{campaign}.sqlite*")]
+    assert removed
+    for p in removed:
+        p.unlink()
+
+
+def delete_ledger(sb) -> None:
+    for p in Path(sb.connection["dir"]).glob("ledger.sqlite*"):
+        p.unlink()
+
+
+def test_a_deleted_journal_never_causes_a_resend(sb, tmp_path):
+    recipients = addresses(5)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    ids = [r[c.COL_ID] for r in sheet_rows(path)]
+    delete_journal(path)  # a cleaned profile; the ledger still lists every hand-over
+    again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 PEC consegnate al gestore" in again.stdout
+    assert_each_received_once(sb, recipients)
+    rows = assert_sheet_shows_all_sent(path, recipients)
+    assert [r[c.COL_ID] for r in rows] == ids
+    status = cli("status", str(path), "--json")
+    assert '"Inviato": 5' in status.stdout or "Consegnato" in status.stdout, status.stdout
+    assert cli("receipts", str(path)).returncode == 0
+    assert {r[c.COL_STATUS] for r in sheet_rows(path)} == {"Consegnato"}
+
+
+def test_a_lost_journal_and_ledger_are_restored_from_the_mailbox(sb, tmp_path):
+    recipients = addresses(4)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    delete_journal(path)
+    delete_ledger(sb)
+    receipts = cli("receipts", str(path))  # on an empty data folder: every outcome comes back
+    assert receipts.returncode == 0, receipts.stdout + receipts.stderr
+    rows = sheet_rows(path)
+    assert {r[c.COL_STATUS] for r in rows} == {"Consegnato"}, rows
+    archive = path.parent / f"{path.stem} - archivio PEC"
+    assert all(any(p.name.endswith(".eml") and "consegna" in p.name for p in (archive / r[c.COL_ID]).iterdir())
+               for r in rows)
+    again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
+    assert again.returncode == 0 and "0 PEC consegnate al gestore" in again.stdout, again.stdout + again.stderr
+    assert_each_received_once(sb, recipients)
+
+
+def test_a_lost_row_with_nothing_in_the_mailbox_becomes_uncertain_not_sent(sb, tmp_path):
+    from openpyxl import load_workbook
+
+    recipients = addresses(3)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("send", str(path), "--yes", "--limit", "2").returncode == 0
+    sb.wait_idle(20)
+    wb = load_workbook(path)  # the third row carries an ID invio no record knows (its journal is gone)
+    ws = wb[c.SHEET_LIST]
+    col = [cell.value for cell in ws[1]].index(c.COL_ID) + 1
+    ws.cell(4, col).value = "RAAAAAAAA"
+    wb.save(path)
+    delete_journal(path)
+    delete_ledger(sb)
+    again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
+    assert again.returncode == 1, again.stdout + again.stderr  # an uncertain row is reported
+    sb.wait_idle(20)
+    assert [imap_envelopes(sb, a) for a in recipients] == [1, 1, 0]
+    rows = sheet_rows(path)
+    assert rows[2][c.COL_STATUS] == "Incerto" and "--resend uncertain" in rows[2][c.COL_DETAIL]
+    assert set(r[c.COL_STATUS] for r in rows[:2]) <= HANDED_OVER_STATUSES - {"Incerto"}
+    resent = cli("send", str(path), "--yes", "--resend", "uncertain")  # on request only
+    assert resent.returncode == 0, resent.stdout + resent.stderr
+    sb.wait_idle(20)
+    assert [imap_envelopes(sb, a) for a in recipients] == [1, 1, 1]
