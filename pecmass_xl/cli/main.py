@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import sys
+from pathlib import Path
 
 from pecmass_xl import __version__
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, PecmassError
@@ -180,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     except PecmassError as exc:
         print(f"Errore: {exc}", file=sys.stderr)
         return exc.exit_code
+    except PermissionError as exc:  # a read-only folder or file reached outside the checks: name it
+        from pecmass_xl.core.paths import not_writable_message
+
+        print(f"Errore: {not_writable_message(Path(exc.filename or '.'), 'file di pecmass', exc)}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         print("Interrotto.", file=sys.stderr)
         return 130

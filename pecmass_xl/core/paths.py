@@ -66,9 +66,57 @@ def default_sandbox_dir() -> Path:
     return Path(override) if override else data_dir() / "sandbox"
 
 
+def journals_dir_path() -> Path:
+    """Where the journals live, without creating it."""
+    return data_dir() / "journals"
+
+
 def journals_dir() -> Path:
     return private_dir(data_dir() / "journals")
 
 
 def log_file() -> Path:
     return data_dir() / "pecmass.log"
+
+
+def not_writable_message(path: Path, what: str, exc: OSError | None = None) -> str:
+    """The Italian message for a folder or file pecmass must write and cannot (issue 10)."""
+    reason = f" ({exc.strerror})" if exc is not None and exc.strerror else ""
+    return (f"Non posso scrivere in «{path}» ({what}){reason}: la cartella o il file è in sola lettura o non "
+            "accessibile. Nessuna PEC è stata inviata e nulla è stato modificato: rendetela scrivibile e riprovate.")
+
+
+def ensure_writable(folder: Path, what: str) -> None:
+    """Prove that `folder` (created if missing) takes a new file, by writing and removing one.
+
+    A real write, not `os.access`: permissions are not the only way a folder refuses writes (an
+    administrator, an immutable flag, a read-only mount, a synced folder offline).
+    """
+    import tempfile
+
+    from pecmass_xl.core.errors import CannotRun
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".pecmass-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CannotRun(not_writable_message(folder, what, exc)) from None
+
+
+def ensure_file_writable(path: Path, what: str) -> None:
+    """A file that exists must not be marked read-only (the write would fail halfway, or on Windows
+    the atomic replace would)."""
+    import stat
+
+    from pecmass_xl.core.errors import CannotRun
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CannotRun(not_writable_message(path, what, exc)) from None
+    if not mode & stat.S_IWUSR:
+        raise CannotRun(not_writable_message(path, what))

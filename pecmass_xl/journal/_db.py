@@ -21,6 +21,8 @@ there); other platforms ignore it.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,7 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pecmass_xl.core.errors import CannotRun
-from pecmass_xl.core.paths import private_file
+from pecmass_xl.core.paths import not_writable_message, private_file
+
+log = logging.getLogger("pecmass.db")
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -54,11 +58,31 @@ class Database:
 
     def __init__(self, path: Path, migrations: Sequence[str], *, what: str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        private_file(self.path)  # journals and ledgers hold recipients' addresses: 0600, and so -wal, -shm
+        self.what = what
+        self.set_aside: Path | None = None
+        """Where a damaged file was moved before this one was started afresh (None if it was fine)."""
         self._lock = threading.RLock()
         self._depth = 0
         self._durable = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # journals and ledgers hold recipients' addresses: 0600, and so -wal, -shm
+            self._open(migrations, what)
+        except sqlite3.DatabaseError as exc:
+            if _error_code(exc) in _READ_ONLY_CODES:
+                raise CannotRun(not_writable_message(self.path, what)) from None
+            if _error_code(exc) not in _DAMAGED_CODES:
+                raise
+            # Never deleted: renamed with a timestamp (the way back), logged, and rebuilt by the
+            # caller from the ledger or the mailbox (tracking.recover).
+            self.set_aside = _set_aside(self.path)
+            log.warning("damaged database set aside and started afresh: %s", self.set_aside.name)
+            private_file(self.path)
+            self._open(migrations, what)
+        except PermissionError as exc:
+            raise CannotRun(not_writable_message(Path(exc.filename or self.path), what, exc)) from None
+
+    def _open(self, migrations: Sequence[str], what: str) -> None:
         self._conn = sqlite3.connect(
             str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
@@ -72,6 +96,7 @@ class Database:
             self._conn.execute("PRAGMA fullfsync = ON")
             self._conn.execute("PRAGMA checkpoint_fullfsync = ON")
             self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file fails here
             self._migrate(migrations, what)
         except BaseException:
             self._conn.close()
@@ -158,6 +183,27 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+# SQLite result codes (primary code = low byte of the extended one).
+_DAMAGED_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_READ_ONLY_CODES = {3, 8, 14}  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
+
+
+def _error_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged database (and its WAL and shared-memory files) with a timestamp."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.danneggiato-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            os.replace(part, target.with_name(target.name + suffix))
+    return target
 
 
 def _split_statements(script: str) -> list[str]:

@@ -136,6 +136,11 @@ class LedgerFile:
     def path(self) -> Path:
         return self._db.path
 
+    @property
+    def set_aside(self) -> Path | None:
+        """Where a damaged ledger file was moved when this one was started afresh."""
+        return self._db.set_aside
+
     def close(self) -> None:
         self._db.close()
 

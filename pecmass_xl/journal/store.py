@@ -325,6 +325,11 @@ class Journal:
     def campaign_id(self) -> str:
         return self._campaign_id
 
+    @property
+    def set_aside(self) -> Path | None:
+        """Where a damaged journal file was moved when this one was started afresh."""
+        return self._db.set_aside
+
     def close(self) -> None:
         self._db.close()
 

@@ -7,17 +7,20 @@ into a workbook that has none when the send claims it (`claim_send`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pecmass_xl.campaign.attachments import format_size
 from pecmass_xl.campaign.checks import CheckReport, PreparedRow, run_checks
-from pecmass_xl.campaign.files import open_journal, open_ledger
+from pecmass_xl.campaign.files import campaign_archive, ledger_path, open_journal, open_ledger
 from pecmass_xl.campaign.presets import LEGALMAIL_NOTICE
 from pecmass_xl.campaign.problems import Problem
 from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core import paths
 from pecmass_xl.core.rome_time import rome_wall_clock
 from pecmass_xl.journal import LedgerEntry, content_hash, new_campaign_id
 from pecmass_xl.journal.locks import SendClaim
 from pecmass_xl.journal.store import RESEND_CHOICES
+from pecmass_xl.workbook.file_workbook import FileWorkbook
 from pecmass_xl.workbook.gateway import WorkbookGateway
 
 LEGALMAIL_MAX_PACE = 6
@@ -82,9 +85,14 @@ def claim_send(book: WorkbookGateway) -> tuple[SendClaim, object]:
     `SendInProgress` («è già in corso un invio di questa campagna») and has written nothing.
     Returns the claim and the workbook as read under it.
     """
+    # Before any lock file or journal is made: a read-only data folder is an Italian message.
+    paths.ensure_writable(paths.data_dir() / "locks", "cartella dati di pecmass")
     claim = SendClaim(book.path)
     try:
         sheet = book.read()
+        if isinstance(book, FileWorkbook):  # written in place by pecmass (Excel writes its own copy)
+            paths.ensure_file_writable(book.path, "cartella di lavoro")
+            paths.ensure_writable(book.path.parent, "cartella della cartella di lavoro")
         if not sheet.campaign_id:
             book.write(campaign_id=new_campaign_id(), confirm_lossy=lambda _losses: True)
             sheet = book.read()
@@ -93,6 +101,15 @@ def claim_send(book: WorkbookGateway) -> tuple[SendClaim, object]:
         claim.release()
         raise
     return claim, sheet
+
+
+def ensure_send_writable(plan: SendPlan) -> None:
+    """Every folder a send writes is proved writable before anything leaves (nothing half-written):
+    the journals, the ledger's folder, the archive."""
+    paths.ensure_writable(paths.journals_dir_path(), "registri delle campagne")
+    ledger = ledger_path(plan.settings)
+    paths.ensure_writable(ledger.parent if ledger is not None else paths.data_dir(), "registro invii")
+    paths.ensure_writable(campaign_archive(Path(plan.book.path), plan.settings), "archivio delle PEC")
 
 
 def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit: int | None = None,
@@ -106,6 +123,8 @@ def plan_send(book: WorkbookGateway, resend: frozenset[str] = frozenset(), limit
     held, sheet = claim_send(book) if claim else (None, book.read())
     try:
         plan = _plan(book, sheet, resend, limit)
+        if held is not None and not plan.blocking:
+            ensure_send_writable(plan)
     except BaseException:
         if held is not None:
             held.release()

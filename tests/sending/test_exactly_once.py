@@ -291,3 +291,118 @@ def test_a_lost_row_with_nothing_in_the_mailbox_becomes_uncertain_not_sent(sb, t
     assert resent.returncode == 0, resent.stdout + resent.stderr
     sb.wait_idle(20)
     assert [imap_envelopes(sb, a) for a in recipients] == [1, 1, 1]
+
+
+# --- 4. durable before it matters ---------------------------------------------------------------------
+def test_a_lost_eml_path_after_a_hand_over_is_in_doubt_never_resent(sb, tmp_path):
+    import sqlite3
+
+    from pecmass_xl.core.paths import journals_dir
+
+    recipients = addresses(3)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    campaign = FileWorkbook(path).read().campaign_id
+    # What a power cut right after the hand-over loses when those commits are not forced to disk:
+    # the `.eml` path and the SMTP answer (the message itself had already left).
+    db = sqlite3.connect(journals_dir() / f"{campaign}.sqlite")
+    with db:
+        db.execute("UPDATE attempts SET eml_path = NULL")
+        db.execute("DELETE FROM events WHERE kind != 'in-invio'")
+    db.close()
+    again = cli("send", str(path), "--yes", "--in-doubt-wait", "10")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "0 PEC consegnate al gestore" in again.stdout
+    assert_each_received_once(sb, recipients)
+    assert_sheet_shows_all_sent(path, recipients)
+
+
+# --- 5. damaged local files -----------------------------------------------------------------------------
+def test_a_corrupt_journal_is_set_aside_and_rebuilt_without_a_resend(sb, tmp_path):
+    from pecmass_xl.core.paths import journals_dir
+
+    recipients = addresses(3)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    campaign = FileWorkbook(path).read().campaign_id
+    journal = journals_dir() / f"{campaign}.sqlite"
+    for p in journals_dir().glob(f"{campaign}.sqlite-*"):
+        p.unlink()
+    journal.write_bytes(b"questo non e' un database SQLite " * 200)
+    again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Traceback" not in again.stderr and "danneggiato" in again.stderr
+    kept = list(journals_dir().glob(f"{campaign}.sqlite.danneggiato-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"questo non")  # set aside, never deleted
+    assert_each_received_once(sb, recipients)
+    assert_sheet_shows_all_sent(path, recipients)
+
+
+def test_a_corrupt_ledger_is_set_aside_and_the_send_goes_on(sb, tmp_path):
+    recipients = addresses(2)
+    path = make_campaign(tmp_path, recipients)
+    ledger = Path(sb.connection["dir"]) / "ledger.sqlite"
+    for p in Path(sb.connection["dir"]).glob("ledger.sqlite*"):
+        p.unlink()
+    ledger.write_bytes(b"\x00garbage" * 500)
+    done = cli("send", str(path), "--yes")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert list(ledger.parent.glob("ledger.sqlite.danneggiato-*"))
+    assert_each_received_once(sb, recipients)
+    assert_sheet_shows_all_sent(path, recipients)
+
+
+def _make_read_only(folder: Path) -> None:
+    if os.geteuid() == 0:  # root ignores permission bits: the immutable flag stops it too
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot make a folder read-only for root here (chattr)")
+    else:
+        folder.chmod(0o555)
+
+
+def _make_writable(folder: Path) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    else:
+        folder.chmod(0o755)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="read-only folders are made with POSIX tools")
+def test_a_read_only_data_folder_sends_nothing_and_names_the_folder(sb, tmp_path, monkeypatch):
+    recipients = addresses(2)
+    path = make_campaign(tmp_path, recipients)
+    data = tmp_path / "dati"
+    data.mkdir()
+    monkeypatch.setenv("PECMASS_DATA_DIR", str(data))
+    before = path.read_bytes()
+    _make_read_only(data)
+    try:
+        done = cli("send", str(path), "--yes")
+    finally:
+        _make_writable(data)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and str(data) in done.stderr and "sola lettura" in done.stderr
+    assert path.read_bytes() == before  # nothing half-written
+    sb.wait_idle(5)
+    assert [imap_envelopes(sb, a) for a in recipients] == [0, 0]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="read-only folders are made with POSIX tools")
+def test_a_read_only_workbook_folder_sends_nothing_and_names_the_folder(sb, tmp_path):
+    recipients = addresses(2)
+    folder = tmp_path / "condivisa"
+    folder.mkdir()
+    path = make_campaign(folder, recipients)
+    before = path.read_bytes()
+    _make_read_only(folder)
+    try:
+        done = cli("send", str(path), "--yes")
+    finally:
+        _make_writable(folder)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and str(folder) in done.stderr and "sola lettura" in done.stderr
+    assert path.read_bytes() == before
+    sb.wait_idle(5)
+    assert [imap_envelopes(sb, a) for a in recipients] == [0, 0]
