@@ -15,6 +15,18 @@ makes every earlier commit durable. So:
   power cut is safe: a lost SMTP answer leaves the attempt in doubt (resolved by searching for its
   receipts, never resent), and a lost receipt is lost together with the sync cursor written in the
   same or a later transaction, so it is read again.
+Every forced write, and why (issue 10: durable before it matters):
+- `Journal.begin_attempt`: the attempt and its Message-ID precede the hand-over; lost, a PEC that
+  left would have no attempt, and the row would be sent again.
+- `Journal.set_eml_path`: the evidence of what left, found by the in-doubt resolution after a crash.
+  (A missing path or file is still read as "in doubt", never as "not sent".)
+- `Ledger.claim_handover`: the hand-over guard's intent record precedes the hand-over; lost, a copy
+  of the workbook or a lost journal could send the identical PEC again.
+- `Journal.adopt_attempt`, `Journal.restore_attempt`: they stand for a PEC that left or may have
+  left (a re-adoption, a rebuilt journal); lost, the row would read as never sent.
+- the campaign row of a new journal and the migrations: the file's identity and schema.
+- outside SQLite, `archive.store` fsyncs the `.eml` and its folder (and every folder it created)
+  before the journal points at it.
 `fullfsync` makes FULL mean what it says on macOS (a plain fsync does not flush the disk cache
 there); other platforms ignore it.
 """

@@ -78,6 +78,15 @@ def _add_to_manifest(folder: Path, name: str, digest: str) -> None:
         handle.write((entry + "\n").encode("utf-8"))
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and its ancestors that do not exist yet (they are about to be created)."""
+    missing: list[Path] = []
+    while not folder.is_dir() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
 def target(folder: Path, name: str) -> Path:
     """Where `store(folder, name, …)` puts the file."""
     return folder / _SAFE.sub("_", name)
@@ -92,11 +101,14 @@ def store(folder: Path, name: str, data: bytes) -> tuple[Path, str]:
     digest = hashlib.sha256(data).hexdigest()
     path = target(folder, name)
     if not path.exists():
-        new_folder = not folder.is_dir()
+        created = _missing_folders(folder)
         write_atomic(path, data)
+        # Forced to disk, file and name: the journal points at it before the hand-over, and after a
+        # power cut the in-doubt resolution looks for it. Every folder created for it is synced in its
+        # parent too, or the name of a new row folder could vanish with its content.
         fsync_folder(folder)
-        if new_folder:
-            fsync_folder(folder.parent)
+        for new_folder in created:
+            fsync_folder(new_folder.parent)
     _add_to_manifest(folder, path.name, digest)
     return path, digest
 
