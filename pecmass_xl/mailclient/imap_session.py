@@ -19,6 +19,9 @@ log = logging.getLogger("pecmass.imap")
 NETWORK_ERRORS = (ConnectionError, socket.timeout, TimeoutError, ssl.SSLError, OSError, IMAPClientError)
 
 
+SENT_NAMES = ("Sent", "Inviata", "Posta inviata", "INBOX.Sent", "INBOX.Inviata", "Sent Items", "Elementi inviati")
+
+
 class ImapSession:
     def __init__(self, settings: Settings, password: str, timeout: float = 60.0):
         self.settings = settings
@@ -65,6 +68,19 @@ class ImapSession:
         self.folder = folder
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         return info
+
+    def sent_folder(self) -> str | None:
+        """The provider's Sent folder: the one flagged `\\Sent`, else a usual name; None if none."""
+        assert self.client is not None
+        folders = self.client.list_folders()
+        flagged = [name for flags, _sep, name in folders if b"\\Sent" in flags]
+        names = {name.lower(): name for _flags, _sep, name in folders}
+        return flagged[0] if flagged else next((names[n.lower()] for n in SENT_NAMES if n.lower() in names), None)
+
+    def search_message_id(self, text: str) -> list[int]:
+        """UIDs of the messages whose own Message-ID contains `text` (our copies in Sent)."""
+        assert self.client is not None
+        return list(self.client.search(["HEADER", "Message-ID", text]))
 
     def search_reference(self, message_id: str) -> list[int]:
         """UIDs of the messages that quote our Message-ID (receipts, and possibly envelopes)."""

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pecmass_xl.mailclient.imap_session import ImapSession
 
 log = logging.getLogger("pecmass.send")
-SENT_NAMES = ("Sent", "Inviata", "Posta inviata", "INBOX.Sent", "INBOX.Inviata", "Sent Items", "Elementi inviati")
 
 
 class SentCopier:
@@ -37,13 +36,10 @@ class SentCopier:
 
         try:
             self.session = ImapSession(self.settings, self.password).connect()
-            folders = self.session.client.list_folders()
+            self.folder = self.session.sent_folder()
         except (CannotRun, LoginRefused, *NETWORK_ERRORS) as exc:
             self._give_up(f"Copia in Inviata non possibile ({describe_error(exc)}): l'invio continua, le copie sono nell'archivio.")
             return False
-        flagged = [name for flags, _sep, name in folders if b"\\Sent" in flags]
-        names = {name.lower(): name for _flags, _sep, name in folders}
-        self.folder = flagged[0] if flagged else next((names[n.lower()] for n in SENT_NAMES if n.lower() in names), None)
         if self.folder is None:
             self._give_up("Cartella Inviata non trovata sul server: nessuna copia salvata (le copie sono nell'archivio).")
             return False

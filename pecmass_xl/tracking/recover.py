@@ -10,7 +10,8 @@ invio` is written to the sheet. Such a row is never sent before its fate is know
   SMTP outcome (no answer → in doubt, resolved by its receipts); a row with no record never left;
 - when the ledger has nothing of this campaign (lost too), the provider's mailbox is searched for
   receipts quoting the campaign's Message-IDs (`X-Riferimento-Message-ID` with its prefix): each
-  restores its attempt, its outcome and its archive copy; a row with nothing found becomes
+  restores its attempt, its outcome and its archive copy; with `Salva copia in Inviata`, our copies
+  in the Sent folder restore the hand-over and the sent `.eml`; a row with nothing found becomes
   `Incerto` (resendable on request), never sent silently.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pecmass_xl.campaign.settings import Settings
-from pecmass_xl.journal import Journal, Ledger
+from pecmass_xl.journal import Journal, Ledger, archive
 from pecmass_xl.journal._db import utc_now
 from pecmass_xl.journal.ids import MESSAGE_ID_PREFIX, build_message_id, parse_message_id
 from pecmass_xl.journal.ledger import OUTCOME_IN_DOUBT, OUTCOME_NOT_SENT, OUTCOME_REFUSED, OUTCOME_SENT
@@ -35,6 +36,7 @@ from pecmass_xl.tracking.trust import verifier_for
 log = logging.getLogger("pecmass.recover")
 
 FROM_LEDGER = "Ripristinato dal registro invii dopo la perdita del registro della campagna"
+FROM_SENT_COPY = "Ripristinato dalla copia nella cartella Inviata dopo la perdita del registro della campagna"
 NOTHING_FOUND = ("Registro della campagna perso e nessuna ricevuta trovata nella casella: la PEC potrebbe "
                  "essere partita. Non viene reinviata da sola: reinviatela solo se serve (--resend uncertain, Reinvia).")
 _LEDGER_EVENTS = {
@@ -91,6 +93,30 @@ def _quoted(header_block: bytes) -> str:
     return str(msg.get("X-Riferimento-Message-ID", "")).strip()
 
 
+def _from_sent_copies(session, journal, archive_root, prefix, wanted, rows, result, now) -> None:
+    """`Salva copia in Inviata`: each copy of ours in the Sent folder proves its hand-over and is the
+    exact `.eml` for the archive."""
+    folder = session.sent_folder()
+    if folder is None:
+        return
+    session.examine(folder)
+    uids = session.search_message_id(prefix)
+    for uid, block in session.fetch_headers(uids, ("Message-ID",)).items():
+        msg = email.message_from_bytes(block + b"\r\n", policy=email.policy.compat32)
+        parsed = parse_message_id(str(msg.get("Message-ID", "")).strip())
+        if not parsed or parsed.is_test or parsed.campaign_id != journal.campaign_id or parsed.row_id not in wanted:
+            continue
+        raw = session.fetch_raw([uid]).get(uid, b"")
+        attempt = journal.restore_attempt(parsed.row_id, message_id=parsed.message_id, content_hash="",
+                                          recipient=rows[parsed.row_id][0] or "", committed_at=now,
+                                          events=[(EventKind.SMTP_INVIATO, FROM_SENT_COPY)])
+        if raw and not attempt.eml_path:
+            path, _ = archive.store(archive_root / parsed.row_id, archive.sent_name(parsed.attempt), raw)
+            journal.set_eml_path(attempt, str(path))
+        if result.get(parsed.row_id) != "mailbox":
+            result[parsed.row_id] = "sent-copy"
+
+
 def _from_mailbox(journal, settings, password, archive_root, lost, rows) -> dict[str, str]:
     result: dict[str, str] = {}
     wanted = set(lost)
@@ -114,6 +140,8 @@ def _from_mailbox(journal, settings, password, archive_root, lost, rows) -> dict
                                         recipient=recipient, committed_at=now)
                 ingest(journal, raw, verifier, archive_root)  # records the outcome and archives the receipt
                 result[parsed.row_id] = "mailbox"
+        if settings.save_sent_copy:
+            _from_sent_copies(session, journal, archive_root, prefix, wanted, rows, result, now)
     for row_id in lost:
         if row_id in result:
             continue

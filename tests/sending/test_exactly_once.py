@@ -420,3 +420,37 @@ def test_a_read_only_workbook_folder_sends_nothing_and_names_the_folder(sb, tmp_
     assert path.read_bytes() == before
     sb.wait_idle(5)
     assert [imap_envelopes(sb, a) for a in recipients] == [0, 0]
+
+
+def test_sent_copies_restore_the_hand_over_and_the_archived_eml(sb, tmp_path):
+    from openpyxl import load_workbook
+
+    recipients = addresses(2)
+    path = make_campaign(tmp_path, recipients)
+    wb = load_workbook(path)
+    for row in wb[c.SHEET_SETTINGS].iter_rows(min_col=1, max_col=2):
+        if row[0].value == c.SET_SAVE_SENT_COPY:
+            row[1].value = "Sì"
+    wb.save(path)
+    conn = sb.connection
+    client = IMAPClient(conn["imap_host"], port=conn["imap_port"], ssl=True,
+                        ssl_context=ssl.create_default_context(cafile=conn["ca_file"]))
+    client.login(conn["user"], conn["password"])
+    if not client.folder_exists("Sent"):
+        client.create_folder("Sent")
+    client.logout()
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    archive = path.parent / f"{path.stem} - archivio PEC"
+    sent_before = {r[c.COL_ID]: (archive / r[c.COL_ID] / "inviato-1.eml").read_bytes() for r in sheet_rows(path)}
+    delete_journal(path)
+    delete_ledger(sb)
+    shutil.rmtree(archive)  # a new PC: only the workbook and the mailbox are left
+    assert cli("receipts", str(path)).returncode == 0
+    rows = sheet_rows(path)
+    assert {r[c.COL_STATUS] for r in rows} == {"Consegnato"}
+    for row_id, data in sent_before.items():
+        restored = (archive / row_id / "inviato-1.eml").read_bytes()
+        assert b"<pecmass." in restored
+        assert data.split(b"\r\n\r\n", 1)[1].strip() in restored  # the same body the recipient got
+    assert_each_received_once(sb, recipients)
