@@ -197,6 +197,7 @@ def cmd_login(args) -> int:
 
 def cmd_status(args) -> int:
     from pecmass_xl.app import control
+    from pecmass_xl.tracking.recover import lost_hint
     from pecmass_xl.workbook.file_workbook import FileWorkbook
 
     book = FileWorkbook(args.path)
@@ -213,6 +214,8 @@ def cmd_status(args) -> int:
     if info.get("total"):
         print(f"Avanzamento dell'ultimo invio: {info.get('done', 0)}/{info['total']}.")
     print_counts(status.counts)
+    if status.unknown_ids:
+        print(lost_hint(status.unknown_ids))
     for label, to, state in status.tests:
         print(f"  prova {label} a {to}: {state}")
     last_sync = status.last_sync

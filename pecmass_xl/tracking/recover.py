@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pecmass_xl.campaign.settings import Settings
+from pecmass_xl.core.italian import plural
 from pecmass_xl.journal import Journal, Ledger, archive
 from pecmass_xl.journal._db import utc_now
 from pecmass_xl.journal.ids import MESSAGE_ID_PREFIX, build_message_id, parse_message_id
@@ -54,6 +55,18 @@ def lost_rows(journal: Journal, rows: Mapping[str, tuple[str | None, int | None]
     return [row_id for row_id in rows if row_id not in known]
 
 
+def unknown_row_ids(journal: Journal, sheet) -> list[str]:
+    """The `ID invio`s of a workbook's rows that its journal does not know (for `status`)."""
+    return lost_rows(journal, {r.id_invio: (None, r.number) for r in sheet.rows if r.id_invio})
+
+
+def lost_hint(count: int) -> str:
+    """What `status` says about rows whose `ID invio` the journal does not know."""
+    return (f"{plural(count, 'riga ha', 'righe hanno')} un ID invio che il registro della campagna non conosce "
+            "(registro perso o danneggiato?): nessuna PEC viene reinviata alla cieca; «pecmass receipts» o il prossimo "
+            "invio ne ripristinano l'esito dal registro invii o dalla casella.")
+
+
 def recover_lost_rows(journal: Journal, ledger: Ledger, settings: Settings, password: str, archive_root: Path,
                       rows: Mapping[str, tuple[str | None, int | None]],
                       on_message: Callable[[str], None] | None = None) -> dict[str, str]:
@@ -64,9 +77,10 @@ def recover_lost_rows(journal: Journal, ledger: Ledger, settings: Settings, pass
     say = on_message or (lambda _text: None)
     entries = [e for e in ledger.entries_for_campaign(journal.campaign_id) if e.row_id]
     if entries:
-        say(f"{len(lost)} righe con ID invio sconosciuto al registro della campagna: ripristino dal registro invii.")
+        say(f"{plural(len(lost), 'riga')} con ID invio sconosciuto al registro della campagna: "
+            "ripristino dal registro invii.")
         return _from_ledger(journal, entries, lost, rows)
-    say(f"{len(lost)} righe con ID invio sconosciuto e registro invii senza traccia della campagna: "
+    say(f"{plural(len(lost), 'riga')} con ID invio sconosciuto e registro invii senza traccia della campagna: "
         "cerco le ricevute nella casella…")
     return _from_mailbox(journal, settings, password, archive_root, lost, rows)
 

@@ -249,6 +249,8 @@ def test_a_deleted_journal_never_causes_a_resend(sb, tmp_path):
     sb.wait_idle(20)
     ids = [r[c.COL_ID] for r in sheet_rows(path)]
     delete_journal(path)  # a cleaned profile; the ledger still lists every hand-over
+    status = cli("status", str(path))
+    assert "5 righe hanno un ID invio che il registro della campagna non conosce" in status.stdout, status.stdout
     again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "0 PEC consegnate al gestore" in again.stdout
