@@ -124,6 +124,7 @@ class Database:
             )
         if current == target:
             return
+        # Forced to disk: a schema change half-known after a power cut would misread every row.
         with self.transaction(durable=True):
             # Re-read inside the write lock: another process may have migrated meanwhile.
             current = self._conn.execute("PRAGMA user_version").fetchone()[0]

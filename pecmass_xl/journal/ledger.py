@@ -169,6 +169,7 @@ class Ledger(LedgerFile):
 
         `row_id` is None for a test send: it is remembered but never re-adopted by a row.
         """
+        # Forced to disk: it precedes the (test) hand-over; lost, the ledger would not know it left.
         with self._db.transaction(durable=True) as c:
             c.execute(
                 "INSERT INTO handovers (mailbox, recipient, content_hash, campaign_id, row_id, message_id, "
@@ -202,6 +203,7 @@ class Ledger(LedgerFile):
         """
         now = when or utc_now()
         mailbox_key, recipient_key = normalise_mailbox(mailbox), recipient.strip().lower()
+        # Forced to disk: the guard's record must survive a power cut right after the hand-over.
         with self._db.transaction(durable=True) as c:
             if not allow_identical:
                 earlier = c.execute(

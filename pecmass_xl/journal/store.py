@@ -303,6 +303,7 @@ class Journal:
         if row is None:
             if campaign_id is None or not ids.is_campaign_id(campaign_id):
                 raise ValueError("a new journal needs a valid campaign id")
+            # Forced to disk: the file's identity (which campaign) precedes every attempt in it.
             with self._db.transaction(durable=True) as c:
                 c.execute(
                     "INSERT OR IGNORE INTO campaign (singleton, campaign_id, created_at) VALUES (1, ?, ?)",
@@ -454,6 +455,7 @@ class Journal:
         if not ids.is_row_id(row_id):
             raise ValueError(f"invalid row id {row_id!r}")
         committed = to_db_time(when or utc_now())
+        # Forced to disk: the attempt precedes the hand-over; lost, a PEC that left would be resent.
         with self._db.transaction(durable=True) as c:
             c.execute(
                 "INSERT INTO rows (row_id, recipient, created_at) VALUES (?, ?, ?) "
@@ -499,6 +501,7 @@ class Journal:
         """
         committed = to_db_time(when or utc_now())
         earlier_message_id = _normalise_message_id(earlier_message_id)
+        # Forced to disk: it replaces a hand-over; lost, the row would read as never sent.
         with self._db.transaction(durable=True) as c:
             c.execute(
                 "INSERT INTO rows (row_id, recipient, created_at) VALUES (?, ?, ?) ON CONFLICT(row_id) DO NOTHING",
@@ -539,6 +542,7 @@ class Journal:
         if parsed is None or parsed.row_id != row_id or parsed.campaign_id != self._campaign_id:
             raise ValueError("not a Message-ID of this row of this campaign")
         committed = to_db_time(committed_at)
+        # Forced to disk: it stands for a PEC that left or may have left.
         with self._db.transaction(durable=True) as c:
             c.execute(
                 "INSERT INTO rows (row_id, recipient, created_at) VALUES (?, ?, ?) ON CONFLICT(row_id) DO NOTHING",
@@ -575,6 +579,7 @@ class Journal:
     ) -> Attempt:
         """Commit a test send `P{n}` (not tied to a row: it never freezes or changes a row)."""
         committed = to_db_time(when or utc_now())
+        # Forced to disk: as a row's attempt, it precedes the hand-over of the test PEC.
         with self._db.transaction(durable=True) as c:
             number = c.execute(
                 "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE kind = 'test'"
@@ -607,6 +612,7 @@ class Journal:
         """Record where the exact `.eml` was archived. Forced to disk (durable): it precedes the
         hand-over, and the in-doubt resolution relies on it to find the evidence after a power cut."""
         pk = self._attempt_pk(attempt)
+        # Forced to disk: see the docstring (the evidence the in-doubt resolution looks for).
         with self._db.transaction(durable=True) as c:
             c.execute("UPDATE attempts SET eml_path = ? WHERE attempt_pk = ?", (eml_path, pk))
 

@@ -456,3 +456,35 @@ def test_sent_copies_restore_the_hand_over_and_the_archived_eml(sb, tmp_path):
         assert b"<pecmass." in restored
         assert data.split(b"\r\n\r\n", 1)[1].strip() in restored  # the same body the recipient got
     assert_each_received_once(sb, recipients)
+
+
+def test_a_read_only_workbook_file_sends_nothing_and_names_the_file(sb, tmp_path):
+    recipients = addresses(1)
+    path = make_campaign(tmp_path, recipients)
+    before = path.read_bytes()
+    path.chmod(0o444)
+    try:
+        done = cli("send", str(path), "--yes")
+    finally:
+        path.chmod(0o644)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and str(path) in done.stderr and "sola lettura" in done.stderr
+    assert path.read_bytes() == before
+    sb.wait_idle(5)
+    assert imap_envelopes(sb, recipients[0]) == 0
+
+
+def test_two_copies_of_a_workbook_with_a_campaign_are_one_campaign(sb, tmp_path):
+    recipients = addresses(ROWS)
+    path = make_campaign(tmp_path, recipients)
+    assert cli("check", str(path), "--write").returncode == 0  # the workbook gets its campaign id
+    copy = tmp_path / "copia.xlsx"
+    shutil.copyfile(path, copy)
+    assert FileWorkbook(copy).read().campaign_id == FileWorkbook(path).read().campaign_id
+    first, second = start(send_command(path)), start(send_command(copy))
+    results = [finish(first), finish(second)]
+    assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
+    assert all(IN_PROGRESS in text for code, text in results if code == 2)
+    assert_each_received_once(sb, recipients)
+    winner = path if results[0][0] == 0 else copy
+    assert_sheet_shows_all_sent(winner, recipients)
