@@ -36,6 +36,8 @@ def _settings(path):
     (c.SET_MAX_SIZE, -5, ["«-5» non è una dimensione valida in MB"]),
     (c.SET_TEST_RECIPIENT, "prova@", ["«prova@» non è un indirizzo valido"]),
     (c.SET_CA_FILE, "certificati/ca.pem", ["«certificati/ca.pem» non esiste"]),
+    (c.SET_IDENTICAL_WINDOW, "un mese", ["«un mese» non è valido", "tra 0 e 36500"]),
+    (c.SET_IDENTICAL_WINDOW, -1, ["«-1» non è valido"]),
 ])
 def test_invalid_setting(label, value, words, make_book, check, cli):
     path = make_book(settings={label: value})
@@ -61,6 +63,13 @@ def test_invalid_receipt_type(make_book, check):
 def test_valid_port_forms(value, port, make_book):
     settings, problems = _settings(make_book(settings={c.SET_SMTP_PORT: value}))
     assert problems == [] and settings.smtp_port == port
+
+
+def test_identical_pec_window_defaults_to_30_days(make_book):
+    settings, problems = _settings(make_book())
+    assert problems == [] and settings.identical_window_days == 30
+    settings, problems = _settings(make_book(name="b.xlsx", settings={c.SET_IDENTICAL_WINDOW: "90"}))
+    assert problems == [] and settings.identical_window_days == 90
 
 
 def test_missing_mailbox(make_book, check):
