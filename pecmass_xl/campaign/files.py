@@ -8,6 +8,7 @@ from pathlib import Path
 from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.journal import Journal, Ledger, UsageCounter
 from pecmass_xl.journal.archive import archive_root
+from pecmass_xl.journal.ledger_rebuild import rebuild_ledger
 
 
 def ledger_path(settings: Settings) -> Path | None:
@@ -19,11 +20,22 @@ def ledger_path(settings: Settings) -> Path | None:
 
 
 def open_ledger(settings: Settings) -> Ledger:
-    return Ledger(ledger_path(settings))
+    """The mailbox ledger; one found damaged is set aside and rebuilt from the journals at once,
+    whoever opens it first (a plan, a send, a receipts sync), so the guard never runs on an empty one."""
+    ledger = Ledger(ledger_path(settings))
+    if ledger.set_aside is not None:
+        ledger.rebuilt = rebuild_ledger(ledger, settings.mailbox)
+    return ledger
 
 
 def open_usage(settings: Settings) -> UsageCounter:
-    return UsageCounter(ledger_path(settings))
+    """The usage counters share the ledger's file: if they open it first and find it damaged, the
+    ledger is rebuilt here too (see `open_ledger`)."""
+    usage = UsageCounter(ledger_path(settings))
+    if usage.set_aside is not None:
+        with Ledger(ledger_path(settings)) as ledger:
+            rebuild_ledger(ledger, settings.mailbox)
+    return usage
 
 
 def open_journal(campaign_id: str) -> Journal:

@@ -131,6 +131,8 @@ class LedgerFile:
 
     def __init__(self, path: Path | str | None = None) -> None:
         self._db = open_ledger_file(path)
+        self.rebuilt: int | None = None
+        """How many records were put back after a damaged file was set aside (None: it was fine)."""
 
     @property
     def path(self) -> Path:

@@ -193,10 +193,6 @@ class SendRun:
         """Rows with an `ID invio` this journal does not know get their fate back before anything is
         sent (ledger, else mailbox); those that turn out handed over or uncertain leave the queue."""
         plan = self.plan
-        for damaged in (self.journal, self.ledger):
-            if damaged.set_aside is not None:
-                self.reporter.message(f"Il file «{damaged.path.name}» era danneggiato: messo da parte come "
-                                      f"«{damaged.set_aside}» e ricostruito prima di inviare.")
         rows = {r.id_invio: (r.draft.to if r.draft else None, r.number) for r in plan.report.rows if r.id_invio}
         recovered = recover_lost_rows(self.journal, self.ledger, self.settings, self.password, self.archive_root,
                                       rows, self.reporter.message)

@@ -143,6 +143,10 @@ def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
     plan.invalid = [r for r in report.rows if not r.ok]
     valid = [r for r in report.rows if r.ok]
     with open_journal(plan.campaign_id) as journal, open_ledger(settings) as ledger:
+        for damaged, rebuilt in ((journal, "dal registro invii o dalla casella"), (ledger, "dai registri delle campagne")):
+            if damaged.set_aside is not None:
+                plan.warnings.append(f"Il file «{damaged.path.name}» era danneggiato: messo da parte come "
+                                     f"«{damaged.set_aside}» e ricostruito {rebuilt} prima di inviare.")
         with_id = [r for r in valid if r.id_invio]
         due_ids = set(journal.rows_to_send([r.id_invio for r in with_id], resend=resend))
         taken = {r.id_invio for r in report.rows if r.id_invio}

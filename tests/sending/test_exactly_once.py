@@ -349,25 +349,32 @@ def test_a_corrupt_journal_is_set_aside_and_rebuilt_without_a_resend(sb, tmp_pat
     journal.write_bytes(b"questo non e' un database SQLite " * 200)
     again = cli("send", str(path), "--yes", "--in-doubt-wait", "2")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "Traceback" not in again.stderr and "danneggiato" in again.stderr
+    assert "Traceback" not in again.stderr and "era danneggiato: messo da parte" in again.stdout
     kept = list(journals_dir().glob(f"{campaign}.sqlite.danneggiato-*"))
     assert len(kept) == 1 and kept[0].read_bytes().startswith(b"questo non")  # set aside, never deleted
     assert_each_received_once(sb, recipients)
     assert_sheet_shows_all_sent(path, recipients)
 
 
-def test_a_corrupt_ledger_is_set_aside_and_the_send_goes_on(sb, tmp_path):
-    recipients = addresses(2)
+def test_a_corrupt_ledger_is_set_aside_and_rebuilt_so_the_guard_still_holds(sb, tmp_path):
+    recipients = addresses(3)
     path = make_campaign(tmp_path, recipients)
+    copy = tmp_path / "copia.xlsx"
+    shutil.copyfile(path, copy)  # never sent: the copy becomes another campaign
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
     ledger = Path(sb.connection["dir"]) / "ledger.sqlite"
     for p in Path(sb.connection["dir"]).glob("ledger.sqlite*"):
         p.unlink()
     ledger.write_bytes(b"\x00garbage" * 500)
-    done = cli("send", str(path), "--yes")
+    done = cli("send", str(copy), "--yes", "--in-doubt-wait", "10")
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
-    assert list(ledger.parent.glob("ledger.sqlite.danneggiato-*"))
+    assert "danneggiato" in done.stdout and "0 PEC consegnate al gestore" in done.stdout
+    kept = list(ledger.parent.glob("ledger.sqlite.danneggiato-*"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"\x00garbage")  # set aside, never deleted
     assert_each_received_once(sb, recipients)
-    assert_sheet_shows_all_sent(path, recipients)
+    rows = assert_sheet_shows_all_sent(copy, recipients)
+    assert all(r[c.COL_DETAIL].startswith("Già inviata") for r in rows)
 
 
 def _make_read_only(folder: Path) -> None:
