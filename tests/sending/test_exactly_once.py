@@ -128,13 +128,11 @@ def test_a_cli_send_racing_the_excel_worker_sends_each_pec_once(sb, tmp_path):
         thread.join(300)
         return 0
 
-    class Yes:
-        def info(self, text): ...
-        def error(self, text): raise AssertionError(text)
-        def confirm(self, text): return True
-        def status(self, text): ...
+    from tests.excel.test_excel_ribbon import RecordingUi
 
-    ribbon_actions.invia(book, Yes(), spawn=spawn)
+    ui = RecordingUi(answers=[True])
+    ribbon_actions.invia(book, ui, spawn=spawn)
+    assert ui.errors == []
     cli_code, cli_text = finish(cli[0])
     assert_each_received_once(sb, recipients)
     if cli_code == 2:
