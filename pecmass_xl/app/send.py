@@ -95,7 +95,7 @@ def _send(plan: SendPlan, ui: Ui, resend: frozenset[str], start_worker: StartSen
     if start_worker is not None:
         if not plan.due:
             return SendStart(plan, NOTHING_DUE)
-        if background.worker_running(plan.campaign_id):
+        if background.worker_running(plan.campaign_id) or background.workbook_busy(plan.book.path):
             return SendStart(plan, BUSY)
     if not ui.confirm_send(send_facts(plan, resend=bool(resend))):
         return SendStart(plan, DECLINED)

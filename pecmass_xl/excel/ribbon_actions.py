@@ -166,8 +166,8 @@ def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,
             text += "\n" + plural(len(plan.adopted), "riga riconosciuta come già inviata riprende il suo", "righe riconosciute come già inviate riprendono il loro") + " ID invio al prossimo invio."
         ui.info(text)
     elif start.stage == send_case.BUSY:
-        ui.error("Un invio o un aggiornamento delle ricevute è già in corso per questa cartella di lavoro: "
-                 "attendete la fine oppure usate Interrompi.")
+        ui.error("Invio non avviato: è già in corso un invio di questa campagna (o un aggiornamento delle "
+                 "ricevute): attendete la fine oppure usate Interrompi.")
     elif start.stage == send_case.STARTED:
         ui.status(f"PEC Massiva: invio di {plural(len(plan.due), 'PEC')} avviato…")
         return plan

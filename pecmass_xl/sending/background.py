@@ -7,11 +7,20 @@ import json
 import time
 
 from pecmass_xl.journal import Journal, campaign_lock
+from pecmass_xl.journal.locks import workbook_lock
 from pecmass_xl.journal.signals import PROGRESS_META, STOP_META, WORKER_META
 
 
 def worker_running(campaign_id: str) -> bool:
-    lock = campaign_lock(campaign_id)
+    return _held(campaign_lock(campaign_id))
+
+
+def workbook_busy(path) -> bool:
+    """A send has claimed this workbook file (maybe before its campaign id was even written)."""
+    return _held(workbook_lock(path))
+
+
+def _held(lock) -> bool:
     if lock.try_acquire():
         lock.release()
         return False

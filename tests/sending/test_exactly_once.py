@@ -149,6 +149,29 @@ def test_a_cli_send_racing_the_excel_worker_sends_each_pec_once(sb, tmp_path):
         assert set(statuses) <= HANDED_OVER_STATUSES - {"Incerto"}, statuses
 
 
+
+def test_the_invia_button_refuses_at_once_while_a_send_holds_the_workbook(sb, tmp_path):
+    from openpyxl import load_workbook
+
+    from pecmass_xl.excel import ribbon_actions
+    from pecmass_xl.excel.live_workbook import ExcelWorkbook
+    from pecmass_xl.journal.locks import SendClaim
+    from tests.excel.fake_xlwings import FakeApp, workbook_from_openpyxl
+    from tests.excel.test_excel_ribbon import RecordingUi
+
+    recipients = addresses(2)
+    path = make_campaign(tmp_path, recipients, name="campagna.xlsm")  # never sent: no campaign id yet
+    book = ExcelWorkbook(workbook_from_openpyxl(load_workbook(path), str(path), FakeApp()))
+    spawned: list = []
+    claim = SendClaim(path)  # a CLI send of the same file has claimed it, its campaign id not yet written
+    try:
+        ui = RecordingUi(answers=[True])
+        assert ribbon_actions.invia(book, ui, spawn=spawned.append) is None
+    finally:
+        claim.release()
+    assert spawned == [] and IN_PROGRESS in ui.errors[-1]
+    assert [imap_envelopes(sb, a) for a in recipients] == [0, 0]
+
 # --- 2. the hand-over guard in the mailbox ledger -------------------------------------------------------
 def test_two_copies_of_a_never_sent_workbook_racing_send_each_pec_once(sb, tmp_path):
     recipients = addresses(ROWS)
