@@ -289,7 +289,7 @@ class SendRun:
         earlier = self.ledger.claim_handover(
             mailbox=s.mailbox, recipient=draft.to, content_hash=digest, campaign_id=self.plan.campaign_id,
             row_id=row_id, message_id=message_id, window_days=s.identical_window_days,
-            allow_identical=RESEND_SENT in self.plan.resend)
+            allow_identical=RESEND_SENT in self.plan.resend or row_id in self.plan.resent_ids)
         if earlier is not None:
             return self.adopt(row_id, row, digest, earlier)
         attempt = journal.begin_attempt(row_id, content_hash=digest, recipient=draft.to, domain=s.sender_domain)

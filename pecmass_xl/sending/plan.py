@@ -41,6 +41,7 @@ class SendPlan:
     notice: str | None = None  # provider contract notice to acknowledge once per mailbox
     claim: SendClaim | None = None  # held from before the planning to the end of the send
     resend: frozenset[str] = frozenset()
+    resent_ids: set[str] = field(default_factory=set)  # `ID invio`s due only because of `resend`
 
     def release(self) -> None:
         """Give up the claim (the send ended, or will not happen); safe to call twice."""
@@ -149,6 +150,8 @@ def _plan(book, sheet, resend: frozenset[str], limit: int | None) -> SendPlan:
                                      f"«{damaged.set_aside}» e ricostruito {rebuilt} prima di inviare.")
         with_id = [r for r in valid if r.id_invio]
         due_ids = set(journal.rows_to_send([r.id_invio for r in with_id], resend=resend))
+        if resend:  # rows due only because the user asked for a resend: the guard lets them through
+            plan.resent_ids = due_ids - set(journal.rows_to_send([r.id_invio for r in with_id]))
         taken = {r.id_invio for r in report.rows if r.id_invio}
         for row in valid:
             if row.id_invio:

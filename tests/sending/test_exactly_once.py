@@ -516,3 +516,19 @@ def test_two_copies_of_a_workbook_with_a_campaign_are_one_campaign(sb, tmp_path)
     assert_each_received_once(sb, recipients)
     winner = path if results[0][0] == 0 else copy
     assert_sheet_shows_all_sent(winner, recipients)
+
+
+def test_a_resend_of_a_failed_row_passes_the_guard_even_if_another_campaign_sent_it(sb, tmp_path):
+    recipient = f"inesistente{unique_local('eo')}@studio.pec.test"  # the sandbox: delivery fails
+    path = make_campaign(tmp_path, [recipient])
+    copy = tmp_path / "copia.xlsx"
+    shutil.copyfile(path, copy)  # never sent: another campaign
+    assert cli("send", str(path), "--yes").returncode == 0
+    sb.wait_idle(20)
+    adopted = cli("send", str(copy), "--yes", "--in-doubt-wait", "10")
+    assert "0 PEC consegnate al gestore" in adopted.stdout, adopted.stdout + adopted.stderr
+    cli("receipts", str(copy))
+    assert sheet_rows(copy)[0][c.COL_STATUS] == "Mancata consegna", sheet_rows(copy)
+    again = cli("send", str(copy), "--yes", "--resend", "failed")  # the user asks: the guard lets it through
+    assert "1 PEC consegnate al gestore" in again.stdout, again.stdout + again.stderr
+    assert "una PEC identica è stata affidata al gestore il" in again.stdout
