@@ -30,9 +30,6 @@ from pecmass_xl.journal._db import utc_now
 from pecmass_xl.journal.ids import MESSAGE_ID_PREFIX, build_message_id, parse_message_id
 from pecmass_xl.journal.ledger import OUTCOME_IN_DOUBT, OUTCOME_NOT_SENT, OUTCOME_REFUSED, OUTCOME_SENT
 from pecmass_xl.journal.status import EventKind
-from pecmass_xl.mailclient.imap_session import ImapSession
-from pecmass_xl.tracking.ingest import ingest
-from pecmass_xl.tracking.trust import verifier_for
 
 log = logging.getLogger("pecmass.recover")
 
@@ -132,6 +129,11 @@ def _from_sent_copies(session, journal, archive_root, prefix, wanted, rows, resu
 
 
 def _from_mailbox(journal, settings, password, archive_root, lost, rows) -> dict[str, str]:
+    # Loaded only when a journal and its ledger are both lost: a plain send starts light (issue 15).
+    from pecmass_xl.mailclient.imap_session import ImapSession
+    from pecmass_xl.tracking.ingest import ingest
+    from pecmass_xl.tracking.trust import verifier_for
+
     result: dict[str, str] = {}
     wanted = set(lost)
     prefix = f"{MESSAGE_ID_PREFIX}.{journal.campaign_id}."
