@@ -530,5 +530,5 @@ def test_a_resend_of_a_failed_row_passes_the_guard_even_if_another_campaign_sent
     cli("receipts", str(copy))
     assert sheet_rows(copy)[0][c.COL_STATUS] == "Mancata consegna", sheet_rows(copy)
     again = cli("send", str(copy), "--yes", "--resend", "failed")  # the user asks: the guard lets it through
-    assert "1 PEC consegnate al gestore" in again.stdout, again.stdout + again.stderr
+    assert "1 PEC consegnata al gestore" in again.stdout, again.stdout + again.stderr
     assert "una PEC identica è stata affidata al gestore il" in again.stdout
