@@ -42,8 +42,15 @@ def private_file(path: Path) -> Path:
     """Create `path` (if absent) readable by its owner only (0600 on POSIX), before SQLite or a log
     handler opens it: they keep the mode of an existing file (SQLite gives it to -wal and -shm too)."""
     if os.name == "posix":
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
-        os.close(fd)
+        # Never open an existing file here: SQLite may hold it open in this process, and closing any
+        # descriptor of a file drops every POSIX lock the process holds on it (SQLite's locks too),
+        # which lets two processes write the ledger at once and lose each other's records.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
         _tighten(path, PRIVATE_FILE_MODE)
     return path
 
