@@ -10,27 +10,20 @@ so the button must return at once.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pecmass_xl.app import check as check_case
-from pecmass_xl.app import control, mailbox
-from pecmass_xl.app import preview as preview_case
-from pecmass_xl.app import receipts as receipts_case
-from pecmass_xl.app import report as report_case
-from pecmass_xl.app import send as send_case
-from pecmass_xl.app.archive import archive_folder
-from pecmass_xl.app.background import SendJob, Spawn, spawn_worker
-from pecmass_xl.app.import_list import import_csv
-from pecmass_xl.app.preconditions import listing, valid_settings
-from pecmass_xl.app.trial import trial_send
-from pecmass_xl.app.ui import Ui
-from pecmass_xl.campaign.checks import CheckReport
-from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun
 from pecmass_xl.core.italian import format_number, plural
-from pecmass_xl.excel.live_workbook import ExcelWorkbook
-from pecmass_xl.sending.connection import ProviderUnreachable
-from pecmass_xl.sending.plan import SendPlan
 from pecmass_xl.workbook import contract as c
+
+if TYPE_CHECKING:  # annotations only: each button imports the use case it needs when it runs
+    from pecmass_xl.app.background import SendJob, Spawn
+    from pecmass_xl.app.ui import Ui
+    from pecmass_xl.campaign.checks import CheckReport
+    from pecmass_xl.campaign.settings import Settings
+    from pecmass_xl.excel.live_workbook import ExcelWorkbook
+    from pecmass_xl.sending.plan import SendPlan
+
 
 WORKER_MODULE = "pecmass_xl.excel.worker"
 TEST_SEND_IN_DOUBT_WAIT = 20.0  # seconds Excel may wait for a test send whose outcome is unclear
@@ -39,6 +32,8 @@ FOREGROUND_CONNECT_BUDGET = 8.0  # seconds Excel waits for the SMTP server befor
 
 # ---------------------------------------------------------------------------------------- helpers
 def settings_of(book: ExcelWorkbook) -> Settings:
+    from pecmass_xl.app.preconditions import valid_settings
+
     return valid_settings(book)
 
 
@@ -59,6 +54,9 @@ def _size(size: int) -> str:
 # ---------------------------------------------------------------------------------------- buttons
 def verifica(book: ExcelWorkbook, ui: Ui) -> CheckReport:
     """Check every row; `Stato invio`/`Dettaglio` mark the rows with problems."""
+    from pecmass_xl.app import check as check_case
+    from pecmass_xl.app.preconditions import listing
+
     report = check_case.check(book, write=True)
     ready = sum(1 for r in report.rows if r.ok)
     invalid = len(report.rows) - ready
@@ -75,6 +73,8 @@ def verifica(book: ExcelWorkbook, ui: Ui) -> CheckReport:
 
 def anteprima(book: ExcelWorkbook, ui: Ui) -> None:
     """The message of the selected row, in the `Anteprima` sheet."""
+    from pecmass_xl.app import preview as preview_case
+
     row = list_row(book)
     preview, problems = preview_case.preview(book, row)
     rows: list[list[object]] = [[f"Anteprima della riga {row}"]]
@@ -101,6 +101,8 @@ def anteprima(book: ExcelWorkbook, ui: Ui) -> None:
 
 def importa_csv(book: ExcelWorkbook, ui: Ui, csv_path: Path | None = None) -> bool:
     """Replace the list in `Destinatari` with a CSV file's rows (after a confirmation if not empty)."""
+    from pecmass_xl.app.import_list import import_csv
+
     csv_path = csv_path or ui.choose_csv()
     if csv_path is None:
         return False
@@ -125,6 +127,8 @@ def importa_csv(book: ExcelWorkbook, ui: Ui, csv_path: Path | None = None) -> bo
 
 
 def prova_connessione(book: ExcelWorkbook, ui: Ui) -> None:
+    from pecmass_xl.app import mailbox
+
     report = mailbox.check_connection(book)
     lines = [f"Invio (SMTP): {'OK' if report.smtp_ok else 'ERRORE'} — {report.smtp_detail}"]
     if not report.login_refused or report.imap_detail:
@@ -134,6 +138,9 @@ def prova_connessione(book: ExcelWorkbook, ui: Ui) -> None:
 
 
 def invio_di_prova(book: ExcelWorkbook, ui: Ui) -> None:
+    from pecmass_xl.app.preconditions import listing
+    from pecmass_xl.app.trial import trial_send
+
     row = list_row(book)
     result = trial_send(book, ui, row, in_doubt_wait=TEST_SEND_IN_DOUBT_WAIT)
     if result is None:
@@ -148,6 +155,10 @@ def invio_di_prova(book: ExcelWorkbook, ui: Ui) -> None:
 def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,
           resend: frozenset[str] = frozenset()) -> SendPlan | None:
     """Confirm, save, and hand the confirmed rows to a background worker; returns at once."""
+    from pecmass_xl.app import send as send_case
+    from pecmass_xl.app.preconditions import listing
+    from pecmass_xl.sending.connection import ProviderUnreachable
+
 
     def start_worker(job: SendJob) -> int:
         return (spawn or spawn_excel_worker)(["send", book.fullname, str(job.confirmation), *job.resend_arguments()])
@@ -176,10 +187,14 @@ def invia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None,
 
 def reinvia(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None) -> SendPlan | None:
     """Send again the rows whose delivery failed or is uncertain (a new attempt each)."""
+    from pecmass_xl.app import send as send_case
+
     return invia(book, ui, spawn, resend=send_case.RESEND_FAILED_AND_UNCERTAIN)
 
 
 def interrompi(book: ExcelWorkbook, ui: Ui) -> bool:
+    from pecmass_xl.app import control
+
     if not control.stop(book.read().campaign_id):
         ui.info("Nessun invio o aggiornamento delle ricevute in corso per questa cartella di lavoro.")
         return False
@@ -189,6 +204,8 @@ def interrompi(book: ExcelWorkbook, ui: Ui) -> bool:
 
 def aggiorna_ricevute(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None) -> bool:
     """Read the receipts in a background worker; the result columns update when it is done."""
+    from pecmass_xl.app import receipts as receipts_case
+
     start = receipts_case.start_in_background(book, lambda: (spawn or spawn_excel_worker)(["receipts", book.fullname]))
     if start.stage == receipts_case.NO_CAMPAIGN:
         ui.info(receipts_case.NO_CAMPAIGN_TEXT)
@@ -201,12 +218,16 @@ def aggiorna_ricevute(book: ExcelWorkbook, ui: Ui, spawn: Spawn | None = None) -
 
 
 def esporta_report(book: ExcelWorkbook, ui: Ui) -> Path:
+    from pecmass_xl.app import report as report_case
+
     out = report_case.export_report(book).path
     ui.info(f"Report salvato in:\n{out}")
     return out
 
 
 def apri_archivio(book: ExcelWorkbook, ui: Ui) -> Path | None:
+    from pecmass_xl.app.archive import archive_folder
+
     folder, exists = archive_folder(book, list_row(book, required=False))
     if not exists:
         ui.info(f"L'archivio non esiste ancora: si crea al primo invio, in\n{folder}")
@@ -216,6 +237,8 @@ def apri_archivio(book: ExcelWorkbook, ui: Ui) -> Path | None:
 
 
 def password(book: ExcelWorkbook, ui: Ui) -> bool:
+    from pecmass_xl.app import mailbox
+
     settings = mailbox.password_settings(book)
     if settings.is_sandbox:
         ui.info("Il gestore Sandbox non ha bisogno di password: la legge dalla cartella della sandbox.")
@@ -231,4 +254,6 @@ def password(book: ExcelWorkbook, ui: Ui) -> bool:
 # ---------------------------------------------------------------------------------------- worker
 def spawn_excel_worker(arguments: list[str]) -> int:
     """Start `python -m pecmass_xl.excel.worker <arguments>` detached from Excel; returns its pid."""
+    from pecmass_xl.app.background import spawn_worker
+
     return spawn_worker(arguments, module=WORKER_MODULE)

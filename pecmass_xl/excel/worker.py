@@ -110,10 +110,10 @@ class DetachedWorkbook(ExcelWorkbook):
 
     def alert(self, text: str) -> None:
         """A message box in Excel (the status bar already says the same if Excel is busy)."""
-        try:
-            self.book.app.alert(text, title="PEC Massiva", buttons="ok", mode="critical")
-        except Exception:  # noqa: BLE001 - the status bar already shows the text
-            log.debug("dialog not shown")
+        try:  # connected for the dialog only, like every other operation (no reference kept between them)
+            self._attached(lambda: self.book.app.alert(text, title="PEC Massiva", buttons="ok", mode="critical"))
+        except Exception as exc:  # noqa: BLE001 - the status bar already shows the text
+            log.info("dialog not shown (%s)", type(exc).__name__)
 
 
 class StatusBarReporter(Reporter):

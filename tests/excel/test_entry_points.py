@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -58,3 +59,17 @@ def test_the_udfs_module_imports_and_offers_the_three_worksheet_functions():
         assert callable(getattr(udfs, name)), name
     assert udfs.PEC_VALIDA("ufficio@pec.studiorossi.it") is True
     assert udfs.PEC_ANTEPRIMA("Gentile {{ Nome }}", ["Nome"], ["Anna"]) == "Gentile Anna"
+
+
+def test_a_button_imports_only_its_own_use_case():
+    """Excel is frozen while a button's Python starts: importing the ribbon's actions loads no use case,
+    and a button loads the one it runs (Verifica does not pull in sending, IMAP or the sandbox)."""
+    probe = ("import json, sys\nimport pecmass_xl.excel.ribbon_actions\nbefore = set(sys.modules)\n"
+             "import pecmass_xl.app.check\nprint(json.dumps({'before': sorted(before), 'after': sorted(sys.modules)}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    loaded = json.loads(done.stdout)
+    before, after = set(loaded["before"]), set(loaded["after"])
+    assert not {m for m in before if m.startswith("pecmass_xl.app.")}, "ribbon_actions imported a use case"
+    assert "pecmass_xl.app.check" in after
+    for heavy in ("pecmass_xl.app.send", "pecmass_xl.sending.engine", "imapclient", "pecmass_xl.sandbox.server"):
+        assert heavy not in after, heavy

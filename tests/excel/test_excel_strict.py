@@ -297,6 +297,19 @@ def test_the_worker_holds_no_com_reference_between_writes_so_a_quit_excel_ends()
     assert app.references == 0
 
 
+def test_the_worker_connects_for_a_dialog_too_and_keeps_no_reference_after_it():
+    """The «già in corso» dialog of a worker that lost the race: shown between two writes, when the
+    worker holds no reference to the book (it used to find none and show nothing)."""
+    app = FakeApp()
+    fake = live_book(3, app)
+    detached = worker.DetachedWorkbook(fake.fullname, FakeApps(app), **NO_WAIT)
+    detached.read()
+    assert detached.book is None
+    detached.alert("È già in corso un invio di questa campagna.")
+    assert [a["prompt"] for a in app.alerts] == ["È già in corso un invio di questa campagna."]
+    assert app.alerts[0]["mode"] == "critical" and detached.book is None and app.references == 0
+
+
 # ------------------------------------------------------------------ fix 9: marker, links, PEC_STATO
 def test_the_marker_sheet_is_very_hidden_from_both_paths(tmp_path):
     app = FakeApp()
