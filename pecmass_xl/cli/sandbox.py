@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from pecmass_xl.core.errors import EXIT_OK, CannotRun
 from pecmass_xl.core.italian import describe_error, duration, format_number
-from pecmass_xl.sandbox import Sandbox
 from pecmass_xl.sandbox.connection import CONNECTION_FILE
 from pecmass_xl.sandbox.faults import KINDS
 

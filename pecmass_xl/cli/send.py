@@ -11,7 +11,7 @@ from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_CANNOT_RUN, EXIT_FAILED_ROWS, EXIT_LOGIN_REFUSED, EXIT_OK, CannotRun
 from pecmass_xl.core.italian import clause, plural
 from pecmass_xl.core.rome_time import rome_wall_clock
-from pecmass_xl.sending.connection import CONNECT_BUDGET
+from pecmass_xl.sending import CONNECT_BUDGET
 
 SETTINGS_TO_FIX = "Impostazioni non valide: correggetele nel foglio Impostazioni."
 

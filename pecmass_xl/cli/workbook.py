@@ -9,7 +9,6 @@ from pecmass_xl.cli.common import count_severity, lossy_confirmation, print_prob
 from pecmass_xl.cli.main import print_json
 from pecmass_xl.core.errors import EXIT_FAILED_ROWS, EXIT_OK, CannotRun
 from pecmass_xl.core.italian import describe_error, format_number, plural
-from pecmass_xl.workbook.file_workbook import FileWorkbook
 
 
 def register(subparsers) -> None:
@@ -73,6 +72,7 @@ def cmd_import_csv(args) -> int:
 
 def cmd_check(args) -> int:
     from pecmass_xl.app.check import check
+    from pecmass_xl.workbook.file_workbook import FileWorkbook  # not needed by --help
 
     book = FileWorkbook(args.path)
     report = check(book, write=args.write, confirm_lossy=lossy_confirmation(args.yes))
@@ -91,6 +91,7 @@ def cmd_check(args) -> int:
 
 def cmd_preview(args) -> int:
     from pecmass_xl.app.preview import preview
+    from pecmass_xl.workbook.file_workbook import FileWorkbook  # not needed by --help
 
     book = FileWorkbook(args.path)
     result, problems = preview(book, args.row)

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # annotations only: each button imports the use case it needs
 
 WORKER_MODULE = "pecmass_xl.excel.worker"
 TEST_SEND_IN_DOUBT_WAIT = 20.0  # seconds Excel may wait for a test send whose outcome is unclear
-FOREGROUND_CONNECT_BUDGET = 8.0  # seconds Excel waits for the SMTP server before the worker starts
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -10,9 +10,9 @@ from pecmass_xl.campaign.settings import Settings
 from pecmass_xl.core.errors import CannotRun, LoginRefused
 from pecmass_xl.core.italian import clause, duration, plural
 from pecmass_xl.mailclient.smtp_session import ServerUnreachable, SmtpSession
+from pecmass_xl.sending import CONNECT_BUDGET
 from pecmass_xl.workbook import contract as c
 
-CONNECT_BUDGET = 20.0  # seconds a whole send (or the ribbon's check) tries to reach the server
 CONNECT_PAUSE = 2.0  # seconds between two tries within the budget
 CONNECT_TIMEOUT = 10.0  # seconds one try may wait for the server's greeting
 

@@ -59,3 +59,17 @@ def test_check_connection_still_loads_imap_when_it_needs_it(sb, tmp_path):
     env = dict(os.environ, PECMASS_SANDBOX_DIR=str(sb.connection["dir"]))
     result = run_probe("check-connection", str(path), "--json", env=env)
     assert result["code"] == 0 and "imapclient" in result["modules"]
+
+
+def test_help_loads_no_workbook_smtp_or_sandbox_code():
+    """`pecmass --help` (and each command's --help) stays light: a regression here came back once
+    through a top-level import in a command module."""
+    probe = ("import json, sys\nfrom pecmass_xl.cli.main import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted(sys.modules)))")
+    for args in (["--help"], ["send", "--help"], ["sandbox", "--help"], ["check", "--help"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
+        loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+        heavy = {m for m in loaded if m in HEAVY or m.startswith(("pecmass_xl.workbook.file_workbook",
+                 "pecmass_xl.mailclient.smtp_session", "pecmass_xl.sandbox.server", "aiosmtpd", "openpyxl"))}
+        assert not heavy, (args, sorted(heavy))
